@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: install check-java test demo lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt setup.cfg | check-java
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# PySpark 4 needs Java 17 or newer; say so plainly instead of failing deep inside Spark.
+check-java:
+	@command -v java >/dev/null 2>&1 || { echo "error: java not found; PySpark 4 needs Java 17+" \
+	  "(Debian: apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  [ "$${v:-0}" -ge 17 ] || { echo "error: Java $$v found; PySpark 4 needs Java 17+" >&2; exit 1; }
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/curate curate --pool sample/pool --metadata metadata/default/metadata.json \
+	  --out demo-out --t 100 --seed 0 --overwrite
+
+lint: install
+	$(BIN)/ruff check curation jobs metadata tests sample
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,87 @@
+"""Balancing: per-entry sampling probabilities and the keep decision of each text.
+
+``p[i] = t / max(count[i], t)``; a text matching entries ``E`` is kept with probability
+``1 - prod(1 - p[i] for i in E)``, decided by the hash coin of ``curation.hashing``.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from curation.hashing import coins
+
+
+def entry_probabilities(counts: np.ndarray, t: float) -> np.ndarray:
+    """``p = t / max(count, t)`` per entry (tail entries get 1.0)."""
+    if not t > 0:
+        raise ValueError(f"t must be > 0, got {t}")
+    counts = np.asarray(counts, dtype=np.float64)
+    return t / np.maximum(counts, t)
+
+
+def keep_probability(entry_ids: Sequence[int], p: np.ndarray) -> float:
+    """``1 - prod(1 - p[i])`` over ``entry_ids``; an empty list gives 0."""
+    offsets = np.array([0, len(entry_ids)], dtype=np.int64)
+    return float(_keep_from_flat(np.asarray(entry_ids, dtype=np.int64), offsets, p)[0])
+
+
+def keep_probabilities(entry_ids: pa.Array, p: np.ndarray) -> np.ndarray:
+    """Vectorised ``keep_probability`` over an Arrow ``list<int>`` array, as float64."""
+    flat, offsets = list_parts(entry_ids)
+    return _keep_from_flat(flat, offsets, p)
+
+
+def keep_mask(keys: pa.Array, entry_ids: pa.Array, p: np.ndarray, seed: int) -> np.ndarray:
+    """Boolean mask of the rows kept: ``coin(seed, key) < keep_probability``."""
+    return coins(keys, seed) < keep_probabilities(entry_ids, p)
+
+
+def list_parts(entry_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Flat values and ``len + 1`` offsets (rebased to 0) of an Arrow list array."""
+    if isinstance(entry_ids, pa.ChunkedArray):
+        entry_ids = entry_ids.combine_chunks()
+    offsets = np.asarray(entry_ids.offsets, dtype=np.int64)
+    flat = np.asarray(entry_ids.values.slice(offsets[0], offsets[-1] - offsets[0]), dtype=np.int64)
+    return flat, offsets - offsets[0]
+
+
+def _keep_from_flat(flat: np.ndarray, offsets: np.ndarray, p: np.ndarray) -> np.ndarray:
+    lengths = np.diff(offsets)
+    out = np.zeros(len(lengths), dtype=np.float64)
+    nonempty = lengths > 0
+    if flat.size:
+        # Products are taken in list order, the same in the scalar and vector forms.
+        prod = np.multiply.reduceat(1.0 - p[flat], offsets[:-1][nonempty])
+        out[nonempty] = 1.0 - prod
+    return out
+
+
+def tail_proportion(counts: np.ndarray, t: float) -> float:
+    """Share of all matches that fall on tail entries: ``sum(c[c < t]) / sum(c)``.
+
+    An empty or all-zero count vector has no matches: its tail proportion is 0.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return float(counts[counts < t].sum() / total) if total > 0 else 0.0
+
+
+def t_for_tail_proportion(counts: np.ndarray, proportion: float) -> int:
+    """Smallest integer t >= 1 with ``tail_proportion(counts, t) >= proportion``.
+
+    Used to give each language the threshold whose tail proportion matches the reference
+    language's. Degenerate inputs are guarded: no matches gives t = 1 (never t = 0, which
+    would make ``p`` undefined), and a proportion above what any t reaches gives the
+    smallest t that puts every entry in the tail.
+    """
+    counts = np.sort(np.asarray(counts, dtype=np.int64)[np.asarray(counts) > 0])
+    if counts.size == 0:
+        return 1
+    before = np.concatenate(([0], np.cumsum(counts)))  # before[k]: sum of the k smallest
+    k = int(np.searchsorted(before, proportion * before[-1], side="left"))
+    if k == 0:
+        return 1
+    k = min(k, counts.size)
+    # t just above the k-th smallest count puts exactly the values <= it in the tail.
+    return int(counts[k - 1]) + 1

@@ -1,0 +1,13 @@
+"""Exceptions raised for bad input; each message names the file, column or row at fault."""
+
+
+class CurationError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+class InputError(CurationError):
+    """An input file, column or value cannot be used as given."""
+
+
+class LineageError(CurationError):
+    """Outputs made with different metadata or parameters would be combined."""

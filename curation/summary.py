@@ -1,0 +1,83 @@
+"""Pool-wide results: the entry counts file and the data card."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from curation.balancing import tail_proportion
+from curation.counting import add_histograms
+from curation.errors import LineageError
+from curation.io import read_parquet, write_bytes_atomic, write_json_atomic, write_parquet_atomic
+from curation.lineage import code_version
+
+TOP_ENTRIES = 20
+_STAT_KEYS = ("pool_rows", "matched_rows", "unmatched_rows", "rejected_rows", "matches")
+
+
+def write_entry_counts(parquet_url: str, json_url: str, entries: list[str], counts: np.ndarray,
+                       params: dict) -> None:
+    """Write ``entry_counts.parquet`` (entry_id, entry, count; params in the schema
+    metadata) and MetaCLIP's ``entry_counts.json`` ({entry: count})."""
+    table = pa.table({"entry_id": pa.array(np.arange(len(entries)), pa.int32()),
+                      "entry": pa.array(entries, pa.string()), "count": pa.array(counts, pa.int64())})
+    table = table.replace_schema_metadata({"curation": json.dumps(params, sort_keys=True)})
+    write_parquet_atomic(parquet_url, table)
+    as_dict = dict(zip(entries, counts.tolist()))
+    write_bytes_atomic(json_url, json.dumps(as_dict, ensure_ascii=False).encode())
+
+
+def read_entry_counts(url: str, expect: dict) -> np.ndarray:
+    """Read the counts vector; refuse counts made with other parameters than ``expect``."""
+    table = read_parquet(url)
+    meta = table.schema.metadata or {}
+    params = json.loads(meta.get(b"curation", b"{}"))
+    for key, value in expect.items():
+        if params.get(key) != value:
+            raise LineageError(f"{url}: made with {key}={params.get(key)!r}, this run has {value!r}")
+    return table["count"].to_numpy().astype(np.int64)
+
+
+def sum_stats(shard_stats: list[dict]) -> dict:
+    """Add up per-shard match stats (rows, rejects by reason, matches-per-text histogram)."""
+    total = {key: sum(s[key] for s in shard_stats) for key in _STAT_KEYS}
+    reasons: dict[str, int] = {}
+    hist: list[int] = []
+    for s in shard_stats:
+        for reason, n in s["rejected_reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        hist = add_histograms(hist, s["matches_per_text"])
+    return {**total, "rejected_reasons": reasons, "matches_per_text": hist}
+
+
+def build_datacard(*, entries: list[str], counts: np.ndarray, kept_counts: np.ndarray, match_stats: list[dict],
+                   curated_rows: int, params: dict, timings: dict) -> dict:
+    """The data card: what went in, what came out, and how balancing changed the counts."""
+    t = params["t"]
+    stats = sum_stats(match_stats)
+    return {
+        **{k: v for k, v in params.items()},
+        **stats,
+        "curated_rows": int(curated_rows),
+        "entries": len(entries),
+        "entries_matched": int((counts > 0).sum()),
+        "entries_above_t": int((counts > t).sum()),
+        "tail_proportion": tail_proportion(counts, t),
+        "expected_curated_matches": int(np.minimum(counts, t).sum()),
+        "top_entries": top_entries(entries, counts, kept_counts, t),
+        "inputs": [{"shard": s["shard"], "source": s["source"], "pool_rows": s["pool_rows"]} for s in match_stats],
+        "code_version": code_version(),
+        "timings_s": timings,
+    }
+
+
+def top_entries(entries: list[str], counts: np.ndarray, kept_counts: np.ndarray, t: float, n: int = TOP_ENTRIES):
+    """The ``n`` entries with the most matches: count before, expected after, actual after."""
+    order = np.lexsort((np.arange(len(counts)), -counts))[:n]
+    return [{"entry_id": int(i), "entry": entries[i], "count": int(counts[i]),
+             "expected_after": float(min(counts[i], t)), "curated": int(kept_counts[i])}
+            for i in order if counts[i] > 0]
+
+
+def write_datacard(url: str, card: dict) -> None:
+    write_json_atomic(url, card)

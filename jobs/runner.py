@@ -1,0 +1,157 @@
+"""Stage runners: plan the shards, map the per-shard functions of ``curation.stages`` over
+them with Spark, and write the pool-wide outputs. No algorithm lives here."""
+
+import logging
+import time
+from functools import lru_cache, partial
+
+from curation import layout
+from curation.balancing import entry_probabilities
+from curation.config import BalanceConfig, CountConfig, MatchConfig
+from curation.errors import CurationError, InputError, LineageError
+from curation.io import exists, join, read_json, remove, write_json_atomic
+from curation.lineage import balance_params, match_params
+from curation.matching import Matcher
+from curation.metadata_io import load_metadata
+from curation.stages import (
+    balance_shard,
+    check_params,
+    match_shard,
+    plan_pool_shards,
+    plan_stage_shards,
+    read_sparse_counts,
+)
+from curation.summary import build_datacard, read_entry_counts, write_datacard, write_entry_counts
+from curation.variants import get_variant
+from jobs.spark import map_shards, sum_sparse
+
+log = logging.getLogger("curate")
+MANIFEST = "_manifest.json"
+
+
+@lru_cache(maxsize=2)
+def worker_matcher(metadata_url: str, sha256: str, variant: str) -> Matcher:
+    """The matcher of one Python worker, built once and reused by its later tasks."""
+    metadata = load_metadata(metadata_url)
+    if metadata.sha256 != sha256:
+        raise LineageError(f"{metadata_url} changed while the job ran (sha256 {metadata.sha256} != {sha256})")
+    return Matcher(metadata.entries, variant)
+
+
+def _match_task(matched_dir, metadata_url, params, task):
+    try:
+        matcher = worker_matcher(metadata_url, params["metadata_sha256"], params["variant"])
+        return match_shard(task, matched_dir, matcher, params["text_column"], params)
+    except CurationError as exc:  # bad input: report it, do not let Spark retry it
+        return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
+
+
+def _raise_errors(results: list[dict]) -> list[dict]:
+    """Raise one ``InputError`` listing every task's input error, if any."""
+    failed = [r for r in results if "error" in r]
+    if failed:
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        kind = LineageError if all(r["lineage"] for r in failed) else InputError
+        raise kind("; ".join(r["error"] for r in failed[:5]) + more)
+    return results
+
+
+def run_match(spark, cfg: MatchConfig) -> list[dict]:
+    """Match every pool shard; returns the per-shard stats."""
+    get_variant(cfg.variant)  # fail on the driver, before any task starts
+    metadata = load_metadata(cfg.metadata)
+    params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
+    matched_dir = join(cfg.out, layout.MATCHED)
+    if cfg.overwrite:
+        remove(matched_dir)
+    tasks = plan_pool_shards(cfg.pool)
+    _claim(join(matched_dir, MANIFEST), params, {"metadata": metadata.source, "entries": len(metadata),
+                                                 "pool": cfg.pool, "shards": len(tasks)})
+    start = time.monotonic()
+    stats = _raise_errors(map_shards(spark, partial(_match_task, matched_dir, metadata.source, params), tasks,
+                                     "match"))
+    _log_stage("match", stats, time.monotonic() - start, "pool_rows")
+    return stats
+
+
+def _claim(manifest_url: str, params: dict, info: dict) -> None:
+    """Write a stage's manifest, or check that an existing one has the same parameters."""
+    if exists(manifest_url):
+        check_params(read_json(manifest_url)["params"], params, manifest_url)
+    else:
+        write_json_atomic(manifest_url, {"params": params, **info})
+
+
+def _log_stage(stage: str, stats: list[dict], seconds: float, rows_key: str) -> None:
+    done = sum(1 for s in stats if not s["skipped"])
+    rows = sum(s[rows_key] for s in stats if not s["skipped"])
+    log.info("%s: %d shards (%d done now, %d already done), %d rows in %.1f s (%.0f rows/s)",
+             stage, len(stats), done, len(stats) - done, rows, seconds, rows / max(seconds, 1e-9))
+
+
+def _matched_manifest(out: str) -> dict:
+    url = join(out, layout.MATCHED, MANIFEST)
+    if not exists(url):
+        raise InputError(f"{url}: not found; run `curate match` into {out} first")
+    return read_json(url)
+
+
+def _finished_match_shards(out: str, manifest: dict) -> list[str]:
+    names = plan_stage_shards(join(out, layout.MATCHED))
+    if len(names) != manifest["shards"]:
+        raise InputError(f"{join(out, layout.MATCHED)}: match stage incomplete, {len(names)} of "
+                         f"{manifest['shards']} shards done; rerun `curate match` to finish it")
+    return names
+
+
+def run_count(spark, cfg: CountConfig):
+    """Sum per-shard counts into ``entry_counts.parquet`` and ``entry_counts.json``."""
+    manifest = _matched_manifest(cfg.out)
+    params = manifest["params"]
+    metadata = load_metadata(cfg.metadata or manifest["metadata"])
+    check_params({"metadata_sha256": metadata.sha256}, {"metadata_sha256": params["metadata_sha256"]},
+                 metadata.source)
+    matched_dir = join(cfg.out, layout.MATCHED)
+    names = _finished_match_shards(cfg.out, manifest)
+    start = time.monotonic()
+    urls = [layout.counts_url(matched_dir, name) for name in names]
+    counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count")
+    write_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), join(cfg.out, layout.ENTRY_COUNTS_JSON),
+                       metadata.entries, counts, params)
+    log.info("count: %d shards, %d entries matched in %.1f s", len(names), int((counts > 0).sum()),
+             time.monotonic() - start)
+    return counts
+
+
+def _balance_task(matched_dir, curated_dir, p_broadcast, seed, params, name):
+    try:
+        return balance_shard(name, matched_dir, curated_dir, p_broadcast.value, seed, params)
+    except CurationError as exc:
+        return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
+
+
+def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
+    """Balance the matched shards under ``out``; write ``curated/`` and ``datacard.json``."""
+    manifest = _matched_manifest(cfg.out)
+    metadata = load_metadata(manifest["metadata"])
+    counts = read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
+    params = balance_params(manifest["params"], cfg.t, cfg.seed)
+    curated_dir, matched_dir = join(cfg.out, layout.CURATED), join(cfg.out, layout.MATCHED)
+    if cfg.overwrite:
+        remove(curated_dir)
+    names = _finished_match_shards(cfg.out, manifest)
+    _claim(join(curated_dir, MANIFEST), params, {"shards": len(names)})
+    start = time.monotonic()
+    p = spark.sparkContext.broadcast(entry_probabilities(counts, cfg.t))
+    task = partial(_balance_task, matched_dir, curated_dir, p, cfg.seed, params)
+    stats = _raise_errors(map_shards(spark, task, names, "balance"))
+    kept = sum_sparse(spark, [layout.counts_url(curated_dir, n) for n in names], read_sparse_counts,
+                      len(counts), "count curated")
+    p.unpersist()
+    _log_stage("balance", stats, time.monotonic() - start, "matched_rows")
+    match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats")
+    card = build_datacard(entries=metadata.entries, counts=counts, kept_counts=kept, match_stats=match_stats,
+                          curated_rows=sum(s["curated_rows"] for s in stats), params=params,
+                          timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)})
+    write_datacard(join(cfg.out, layout.DATACARD), card)
+    return card

@@ -1,0 +1,90 @@
+"""Matching equals the plain DESIGN.md rule: padded entry is a substring of spacing(text)."""
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.matching import Matcher
+from curation.text import is_cjk_or_similar, spacing
+from curation.variants import get_variant
+
+
+def reference_match(entries, text, variant):
+    """The rule as DESIGN.md states it, written plainly (no automaton)."""
+    if not text:
+        return []
+    spaced = spacing(text)
+    pad = get_variant(variant).pad
+    return [i for i, e in enumerate(entries) if pad(e) in spaced]
+
+
+def test_spacing_is_the_reference_rule():
+    assert spacing("a,b.c;d:e?f!g`h") == " a , b . c ; d : e ? f ! g ` h "
+    assert spacing("tab\there\nnew\rline") == " tab here new line "
+    assert spacing("Keep  CASE and ünïcode") == " Keep  CASE and ünïcode "
+    assert spacing("") == "  "
+    assert spacing("'quotes' (parens) -dash-") == " 'quotes' (parens) -dash- "
+
+
+@pytest.mark.parametrize("variant", ["metaclip-v1", "metaclip-v2"])
+def test_hand_written_cases(variant):
+    entries = ["hot", "hot dog", "dog", "Dog", "stand", "U.S.", "a", "dog stand", "new york", "York"]
+    m = Matcher(entries, variant)
+    assert m.match("a hot dog stand") == [0, 1, 2, 4, 6, 7]
+    assert m.match("Hot dogs") == []                        # case-sensitive, whole tokens
+    assert m.match("dog.") == [2]                          # punctuation is split off
+    assert m.match("Dog,dog;stand") == [2, 3, 4]           # ", ;" wrapped: "Dog , dog ; stand"
+    assert m.match("the U.S. flag") == []                  # inner "." can never match
+    assert m.match("new\tyork\nYork") == [8, 9]            # tab/newline become spaces
+    assert m.match("new  york") == []                      # no whitespace collapsing
+    assert m.match(None) == [] and m.match("") == []
+
+
+def test_cjk_padding_differs_between_variants():
+    entries = ["猫", "東京", "cat", "C++", "サッカー"]
+    v2, v1 = Matcher(entries, "metaclip-v2"), Matcher(entries, "metaclip-v1")
+    assert v2.match("一只猫在东京") == [0]
+    assert v1.match("一只猫在东京") == []
+    assert v1.match("一只 猫 在") == [0]
+    assert v2.match("東京タワー") == [1]
+    assert v2.match("concatenate") == []                   # Latin entries keep their spaces
+    assert v2.match("I like C++code") == [3]               # trailing "+" is punctuation: no trailing pad
+    assert v1.match("I like C++code") == []
+    # Kana is not "CJK or similar": the reference pads a kana-initial entry.
+    assert v2.match("今日はサッカーの日") == []
+    assert v2.match("今日は サッカー の日") == [4]
+
+
+def test_duplicate_entries_keep_all_ids():
+    assert Matcher(["dog", "cat", "dog"]).match("dog and cat") == [0, 1, 2]
+
+
+def test_unknown_variant_names_valid_ones():
+    with pytest.raises(ValueError, match="metaclip-v1, metaclip-v2"):
+        Matcher(["x"], "metaclip-v9")
+
+
+def test_match_batch_and_arrow_agree():
+    m = Matcher(["red", "car", "red car"])
+    texts = ["red car", None, "", "blue car", "Red"]
+    assert m.match_batch(texts) == [[0, 1, 2], [], [], [1], []]
+    assert m.match_arrow(pa.array(texts)).to_pylist() == m.match_batch(texts)
+
+
+def test_is_cjk_or_similar():
+    assert is_cjk_or_similar("猫") and is_cjk_or_similar("ก") and is_cjk_or_similar(",") and is_cjk_or_similar("》")
+    assert not is_cjk_or_similar("a") and not is_cjk_or_similar("サ") and not is_cjk_or_similar("한")
+
+
+ALPHABET = st.sampled_from(list("ab  ,.;:?!`\t\n\r'-猫東京กAB"))
+TEXTS = st.one_of(st.none(), st.text(ALPHABET, max_size=30))
+ENTRIES = st.lists(st.text(ALPHABET, min_size=1, max_size=6), min_size=1, max_size=25)
+
+
+@pytest.mark.parametrize("variant", ["metaclip-v1", "metaclip-v2"])
+@settings(max_examples=300, deadline=None)
+@given(entries=ENTRIES, texts=st.lists(TEXTS, max_size=10))
+def test_random_texts_match_reference(variant, entries, texts):
+    m = Matcher(entries, variant)
+    assert m.match_batch(texts) == [reference_match(entries, t, variant) for t in texts]
