@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install check-java test demo lint bench clean
+.PHONY: install check-java test demo lint bench clean metadata-default
 
 install: $(STAMP)
 
@@ -36,3 +36,15 @@ lint: install
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
+
+# Rebuild the shipped default metadata list from offline sources: WordNet 3.0 (Debian's
+# wordnet-base) and the wordfreq package's English unigram list.
+WORDNET ?= /usr/share/wordnet
+metadata-default: install
+	@test -f $(WORDNET)/data.noun || { echo "error: $(WORDNET)/data.noun missing;" \
+	  "install WordNet 3.0 (Debian: apt-get install wordnet-base) or set WORDNET=DIR" >&2; exit 1; }
+	$(BIN)/pip install -q wordfreq==3.1.1
+	mkdir -p build
+	$(BIN)/python metadata/default/make_unigrams.py build/unigrams.tsv
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-1764115200} $(BIN)/curate metadata build --wordnet $(WORDNET) --unigrams build/unigrams.tsv \
+	  --extra metadata/default/extra.txt --out metadata/default/metadata.json

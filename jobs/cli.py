@@ -12,6 +12,7 @@ import time
 from curation.config import BalanceConfig, CountConfig, MatchConfig, SparkOptions
 from curation.errors import CurationError
 from curation.variants import DEFAULT_VARIANT, VARIANTS
+from jobs import metadata_cli
 
 log = logging.getLogger("curate")
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "count":
             p.add_argument("--overwrite", action="store_true", help="discard this stage's earlier outputs first")
         _spark_args(p)
+    metadata_cli.add_parser(sub)
     return parser
 
 
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "metadata":
+            return metadata_cli.run(args)
         card = run(args.command, _configs(args))
     except CurationError as exc:
         log.error("%s", exc)
