@@ -85,3 +85,24 @@ def t_for_tail_proportion(counts: np.ndarray, proportion: float) -> int:
     k = min(k, counts.size)
     # t just above the k-th smallest count puts exactly the values <= it in the tail.
     return int(counts[k - 1]) + 1
+
+
+def language_thresholds(counts: np.ndarray, segments: dict, t: float, reference: str) -> dict:
+    """Per-language t: ``t`` for the reference language; for every other language the t
+    whose tail proportion equals the reference's (Meta CLIP 2). One list: ``{lang: t}``."""
+    if len(segments) == 1:
+        return {lang: t for lang in segments}
+    if reference not in segments:
+        raise ValueError(f"reference language {reference!r} has no list (lists: {', '.join(sorted(segments))})")
+    start, end = segments[reference]
+    proportion = tail_proportion(counts[start:end], t)
+    return {lang: (t if lang == reference else t_for_tail_proportion(counts[s:e], proportion))
+            for lang, (s, e) in segments.items()}
+
+
+def segment_probabilities(counts: np.ndarray, segments: dict, thresholds: dict) -> np.ndarray:
+    """``p`` over the global id space, each segment with its own language's t."""
+    p = np.ones(len(counts), dtype=np.float64)
+    for lang, (start, end) in segments.items():
+        p[start:end] = entry_probabilities(counts[start:end], thresholds[lang])
+    return p

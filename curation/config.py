@@ -22,6 +22,7 @@ class MatchConfig:
     out: str
     text_column: str = "text"
     variant: str = DEFAULT_VARIANT
+    default_lang: str = "en"  # per-language metadata: the list for texts without their own
     overwrite: bool = False
 
 
@@ -40,4 +41,5 @@ class BalanceConfig:
     out: str
     t: float = 20000
     seed: int = 0
+    reference_lang: str = "en"  # per-language metadata: the language that gets t itself
     overwrite: bool = False

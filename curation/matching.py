@@ -71,3 +71,42 @@ def _build_automaton(entries: list[str], pad) -> "ahocorasick.Automaton":
     if by_pattern:
         automaton.make_automaton()
     return automaton
+
+
+class MetadataMatcher:
+    """Match each text against its language's list of a (possibly per-language) metadata.
+
+    Ids are global: a language's local id plus the start of its segment. A text whose
+    ``lang`` has no list (or is null) uses the ``default_lang`` list.
+    """
+
+    def __init__(self, metadata, variant: str = DEFAULT_VARIANT, default_lang: str = "en"):
+        self.offsets = {lang: start for lang, (start, _end) in metadata.segments.items()}
+        self.matchers = {lang: Matcher(metadata.entries[start:end], variant)
+                         for lang, (start, end) in metadata.segments.items()}
+        if len(self.matchers) == 1:
+            default_lang = next(iter(self.matchers))
+        elif default_lang not in self.matchers:
+            raise ValueError(f"default language {default_lang!r} has no list in {metadata.source} "
+                             f"(lists: {', '.join(sorted(self.matchers))})")
+        self.default_lang = default_lang
+
+    def list_keys(self, langs: list | None, n: int) -> list[str]:
+        """The list each of ``n`` texts is matched against."""
+        if langs is None or len(self.matchers) == 1:
+            return [self.default_lang] * n
+        return [lang if lang in self.matchers else self.default_lang for lang in langs]
+
+    def match_arrow(self, texts: pa.Array, langs: pa.Array | None = None) -> tuple[pa.Array, list[str]]:
+        """Global ``list<int32>`` ids per text, and the list key of each text."""
+        keys = self.list_keys(None if langs is None else langs.to_pylist(), len(texts))
+        if len(self.matchers) == 1:
+            return self.matchers[self.default_lang].match_arrow(texts), keys
+        values = texts.to_pylist()
+        out: list[list[int]] = [[] for _ in values]
+        for lang, matcher in self.matchers.items():
+            rows = [i for i, key in enumerate(keys) if key == lang]
+            offset = self.offsets[lang]
+            for row, ids in zip(rows, matcher.match_batch(values[i] for i in rows)):
+                out[row] = [offset + i for i in ids]
+        return list_array(out), keys

@@ -1,31 +1,69 @@
 """Reading metadata lists: MetaCLIP's ``metadata.json`` (a JSON list of strings) or a
-text file with one entry a line. The entry order is the identity of the entries."""
+text file with one entry a line. The entry order is the identity of the entries.
+
+A folder of ``<lang>.json`` lists (manifests beside them are skipped) is a per-language
+metadata: its lists are concatenated in sorted language order into one id space, and
+``segments`` tells which ids belong to which language.
+"""
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from curation.errors import InputError
-from curation.io import read_bytes
+from curation.io import is_dir, list_files, read_bytes
+
+SINGLE = ""  # the language key of a metadata that is one list for every text
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """A metadata list with its source and the sha256 of its bytes."""
+    """Entries with their source and sha256; ``segments[lang] = (start, end)`` id ranges."""
 
     entries: list[str]
     sha256: str
     source: str
+    segments: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def per_language(self) -> bool:
+        return list(self.segments) != [SINGLE]
+
+    def entry_langs(self) -> list[str]:
+        """The language of each entry id."""
+        out = [SINGLE] * len(self.entries)
+        for lang, (start, end) in self.segments.items():
+            out[start:end] = [lang] * (end - start)
+        return out
+
 
 def load_metadata(url: str) -> Metadata:
-    """Load a metadata list from ``url`` (``.json`` list of strings, else one entry a line)."""
+    """Load a list from ``url`` (``.json`` list of strings, else one entry a line), or a
+    per-language folder of ``<lang>.json`` lists."""
+    if is_dir(url):
+        return _load_folder(url)
     data = read_bytes(url)
     entries = parse_metadata(data, url)
-    return Metadata(entries=entries, sha256=hashlib.sha256(data).hexdigest(), source=url)
+    return Metadata(entries, hashlib.sha256(data).hexdigest(), url, {SINGLE: (0, len(entries))})
+
+
+def _load_folder(url: str) -> Metadata:
+    files = [f for f in list_files(url, (".json",)) if not f.endswith(".manifest.json")]
+    if not files:
+        raise InputError(f"{url}: no <lang>.json metadata lists in this folder")
+    entries: list[str] = []
+    segments, digest = {}, hashlib.sha256()
+    for file in files:
+        lang = file.rsplit("/", 1)[-1][: -len(".json")]
+        data = read_bytes(file)
+        lang_entries = parse_metadata(data, file)
+        segments[lang] = (len(entries), len(entries) + len(lang_entries))
+        entries.extend(lang_entries)
+        digest.update(f"{lang} {hashlib.sha256(data).hexdigest()}\n".encode())
+    return Metadata(entries, digest.hexdigest(), url, segments)
 
 
 def parse_metadata(data: bytes, name: str) -> list[str]:

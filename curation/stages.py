@@ -6,6 +6,7 @@ done marker exists; the marker is written last and holds the shard's stats and t
 parameters it was made with, so a rerun skips done shards and refuses mismatched ones.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from curation.balancing import keep_mask
 from curation.counting import counts_table, matches_histogram, sparse_counts
 from curation.errors import InputError, LineageError
 from curation.io import exists, list_files, read_json, read_parquet, write_json_atomic, write_parquet_atomic
-from curation.matching import Matcher
+from curation.matching import MetadataMatcher
 from curation.pool import POOL_SUFFIXES, read_pool_shard
 
 
@@ -62,13 +63,18 @@ def finished(stage_dir: str, name: str, params: dict):
     return stats
 
 
-def match_shard(task: ShardTask, matched_dir: str, matcher: Matcher, text_column: str, params: dict) -> dict:
-    """Match one pool shard and write its matched rows, counts, rejects and done marker."""
+def match_shard(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, text_column: str,
+                params: dict) -> dict:
+    """Match one pool shard and write its matched rows, counts, rejects and done marker.
+
+    Each text is matched against its ``lang`` column's list when the metadata has several.
+    """
     done = finished(matched_dir, task.name, params)
     if done is not None:
         return {**done, "skipped": True}
     shard = read_pool_shard(task.source, text_column)
-    entry_ids = matcher.match_arrow(shard.table[text_column].combine_chunks())
+    langs = shard.table["lang"].combine_chunks() if "lang" in shard.table.column_names else None
+    entry_ids, list_keys = matcher.match_arrow(shard.table[text_column].combine_chunks(), langs)
     has_match = pc.greater(pc.list_value_length(entry_ids), 0)
     matched = shard.table.append_column("entry_ids", entry_ids).filter(has_match)
     ids, counts = sparse_counts(entry_ids)
@@ -77,6 +83,8 @@ def match_shard(task: ShardTask, matched_dir: str, matcher: Matcher, text_column
     if shard.rejected.num_rows:
         write_parquet_atomic(layout.rejected_url(matched_dir, task.name), shard.rejected)
     stats = _match_stats(task, shard, matched.num_rows, entry_ids, params)
+    stats["rows_per_list"] = dict(Counter(list_keys))
+    stats["matched_per_list"] = dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n))
     write_json_atomic(layout.done_url(matched_dir, task.name), stats)
     return {**stats, "skipped": False}
 

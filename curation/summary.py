@@ -1,6 +1,7 @@
 """Pool-wide results: the entry counts file and the data card."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -15,15 +16,20 @@ TOP_ENTRIES = 20
 _STAT_KEYS = ("pool_rows", "matched_rows", "unmatched_rows", "rejected_rows", "matches")
 
 
-def write_entry_counts(parquet_url: str, json_url: str, entries: list[str], counts: np.ndarray,
-                       params: dict) -> None:
-    """Write ``entry_counts.parquet`` (entry_id, entry, count; params in the schema
-    metadata) and MetaCLIP's ``entry_counts.json`` ({entry: count})."""
-    table = pa.table({"entry_id": pa.array(np.arange(len(entries)), pa.int32()),
-                      "entry": pa.array(entries, pa.string()), "count": pa.array(counts, pa.int64())})
-    table = table.replace_schema_metadata({"curation": json.dumps(params, sort_keys=True)})
+def write_entry_counts(parquet_url: str, json_url: str, metadata, counts: np.ndarray, params: dict) -> None:
+    """Write ``entry_counts.parquet`` (entry_id, entry, count, and lang for per-language
+    metadata; params in the schema metadata) and MetaCLIP's ``entry_counts.json``
+    ({entry: count}; per-language: {lang: {entry: count}})."""
+    entries = metadata.entries
+    columns = {"entry_id": pa.array(np.arange(len(entries)), pa.int32()), "entry": pa.array(entries, pa.string()),
+               "count": pa.array(counts, pa.int64())}
+    if metadata.per_language:
+        columns["lang"] = pa.array(metadata.entry_langs(), pa.string())
+        as_dict = {lang: dict(zip(entries[s:e], counts[s:e].tolist())) for lang, (s, e) in metadata.segments.items()}
+    else:
+        as_dict = dict(zip(entries, counts.tolist()))
+    table = pa.table(columns).replace_schema_metadata({"curation": json.dumps(params, sort_keys=True)})
     write_parquet_atomic(parquet_url, table)
-    as_dict = dict(zip(entries, counts.tolist()))
     write_bytes_atomic(json_url, json.dumps(as_dict, ensure_ascii=False).encode())
 
 
@@ -50,32 +56,59 @@ def sum_stats(shard_stats: list[dict]) -> dict:
     return {**total, "rejected_reasons": reasons, "matches_per_text": hist}
 
 
-def build_datacard(*, entries: list[str], counts: np.ndarray, kept_counts: np.ndarray, match_stats: list[dict],
-                   curated_rows: int, params: dict, timings: dict) -> dict:
+def threshold_vector(metadata, thresholds: dict) -> np.ndarray:
+    """Each entry's t (its language's, for per-language metadata)."""
+    t = np.zeros(len(metadata), dtype=np.float64)
+    for lang, (start, end) in metadata.segments.items():
+        t[start:end] = thresholds[lang]
+    return t
+
+
+def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_counts: np.ndarray,
+                   match_stats: list[dict], curated_rows: int, params: dict, timings: dict) -> dict:
     """The data card: what went in, what came out, and how balancing changed the counts."""
-    t = params["t"]
+    entries, t = metadata.entries, threshold_vector(metadata, thresholds)
     stats = sum_stats(match_stats)
-    return {
-        **{k: v for k, v in params.items()},
+    total = counts.sum()
+    card = {
+        **params,
         **stats,
         "curated_rows": int(curated_rows),
         "entries": len(entries),
         "entries_matched": int((counts > 0).sum()),
         "entries_above_t": int((counts > t).sum()),
-        "tail_proportion": tail_proportion(counts, t),
+        "tail_proportion": float(counts[counts < t].sum() / total) if total else 0.0,
         "expected_curated_matches": int(np.minimum(counts, t).sum()),
         "top_entries": top_entries(entries, counts, kept_counts, t),
         "inputs": [{"shard": s["shard"], "source": s["source"], "pool_rows": s["pool_rows"]} for s in match_stats],
         "code_version": code_version(),
         "timings_s": timings,
     }
+    if metadata.per_language:
+        card["languages"] = language_rows(metadata, thresholds, counts, kept_counts, match_stats)
+    return card
 
 
-def top_entries(entries: list[str], counts: np.ndarray, kept_counts: np.ndarray, t: float, n: int = TOP_ENTRIES):
+def language_rows(metadata, thresholds: dict, counts: np.ndarray, kept: np.ndarray, match_stats: list[dict]):
+    """Per-language breakdown: texts routed to each list, matches, t and tail proportion."""
+    rows, matched = Counter(), Counter()
+    for s in match_stats:
+        rows.update(s.get("rows_per_list", {}))
+        matched.update(s.get("matched_per_list", {}))
+    return [{"lang": lang, "t": thresholds[lang], "entries": end - start,
+             "entries_matched": int((counts[start:end] > 0).sum()),
+             "texts": rows[lang], "matched_texts": matched[lang],
+             "tail_proportion": tail_proportion(counts[start:end], thresholds[lang]),
+             "matches": int(counts[start:end].sum()), "curated_matches": int(kept[start:end].sum())}
+            for lang, (start, end) in metadata.segments.items()]
+
+
+def top_entries(entries: list[str], counts: np.ndarray, kept_counts: np.ndarray, t: np.ndarray,
+                n: int = TOP_ENTRIES):
     """The ``n`` entries with the most matches: count before, expected after, actual after."""
     order = np.lexsort((np.arange(len(counts)), -counts))[:n]
     return [{"entry_id": int(i), "entry": entries[i], "count": int(counts[i]),
-             "expected_after": float(min(counts[i], t)), "curated": int(kept_counts[i])}
+             "expected_after": float(min(counts[i], t[i])), "curated": int(kept_counts[i])}
             for i in order if counts[i] > 0]
 
 

@@ -34,15 +34,20 @@ def _spark_args(p: argparse.ArgumentParser) -> None:
 
 def _match_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", required=True, help="folder of pool shards (Parquet or JSONL), local or s3://")
-    p.add_argument("--metadata", required=True, help="metadata list: JSON list of strings, or one entry a line")
+    p.add_argument("--metadata", required=True,
+                   help="metadata list (JSON list of strings, or one entry a line), or a folder of <lang>.json lists")
     p.add_argument("--text-column", default="text", help="column holding the alt-text (default: text)")
     p.add_argument("--variant", default=DEFAULT_VARIANT, choices=sorted(VARIANTS),
                    help=f"matching variant (default: {DEFAULT_VARIANT})")
+    p.add_argument("--default-lang", default="en",
+                   help="per-language metadata folder: list for texts whose lang has none (default: en)")
 
 
 def _balance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--t", type=float, default=20000, help="balancing threshold t (default: 20000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the hash coin (default: 0)")
+    p.add_argument("--reference-lang", default="en",
+                   help="per-language metadata: the language that gets --t; others match its tail proportion")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,11 +78,13 @@ def _configs(args) -> dict:
     out = {"spark": SparkOptions(master=args.master, conf=dict(args.conf))}
     if args.command in ("match", "curate"):
         out["match"] = MatchConfig(pool=args.pool, metadata=args.metadata, out=args.out,
-                                   text_column=args.text_column, variant=args.variant, overwrite=args.overwrite)
+                                   text_column=args.text_column, variant=args.variant,
+                                   default_lang=args.default_lang, overwrite=args.overwrite)
     if args.command in ("count", "curate"):
         out["count"] = CountConfig(out=args.out, metadata=getattr(args, "metadata", None))
     if args.command in ("balance", "curate"):
-        out["balance"] = BalanceConfig(out=args.out, t=args.t, seed=args.seed, overwrite=args.overwrite)
+        out["balance"] = BalanceConfig(out=args.out, t=args.t, seed=args.seed, reference_lang=args.reference_lang,
+                                       overwrite=args.overwrite)
     return out
 
 

@@ -6,12 +6,12 @@ import time
 from functools import lru_cache, partial
 
 from curation import layout
-from curation.balancing import entry_probabilities
+from curation.balancing import language_thresholds, segment_probabilities
 from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.errors import CurationError, InputError, LineageError
 from curation.io import exists, join, read_json, remove, write_json_atomic
 from curation.lineage import balance_params, match_params
-from curation.matching import Matcher
+from curation.matching import MetadataMatcher
 from curation.metadata_io import load_metadata
 from curation.stages import (
     balance_shard,
@@ -30,17 +30,18 @@ MANIFEST = "_manifest.json"
 
 
 @lru_cache(maxsize=2)
-def worker_matcher(metadata_url: str, sha256: str, variant: str) -> Matcher:
+def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str) -> MetadataMatcher:
     """The matcher of one Python worker, built once and reused by its later tasks."""
     metadata = load_metadata(metadata_url)
     if metadata.sha256 != sha256:
         raise LineageError(f"{metadata_url} changed while the job ran (sha256 {metadata.sha256} != {sha256})")
-    return Matcher(metadata.entries, variant)
+    return MetadataMatcher(metadata, variant, default_lang)
 
 
 def _match_task(matched_dir, metadata_url, params, task):
     try:
-        matcher = worker_matcher(metadata_url, params["metadata_sha256"], params["variant"])
+        matcher = worker_matcher(metadata_url, params["metadata_sha256"], params["variant"],
+                                 params.get("default_lang", ""))
         return match_shard(task, matched_dir, matcher, params["text_column"], params)
     except CurationError as exc:  # bad input: report it, do not let Spark retry it
         return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
@@ -61,6 +62,12 @@ def run_match(spark, cfg: MatchConfig) -> list[dict]:
     get_variant(cfg.variant)  # fail on the driver, before any task starts
     metadata = load_metadata(cfg.metadata)
     params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
+    if metadata.per_language:
+        params["default_lang"] = cfg.default_lang
+        try:
+            MetadataMatcher(metadata, cfg.variant, cfg.default_lang)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     matched_dir = join(cfg.out, layout.MATCHED)
     if cfg.overwrite:
         remove(matched_dir)
@@ -117,7 +124,7 @@ def run_count(spark, cfg: CountConfig):
     urls = [layout.counts_url(matched_dir, name) for name in names]
     counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count")
     write_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), join(cfg.out, layout.ENTRY_COUNTS_JSON),
-                       metadata.entries, counts, params)
+                       metadata, counts, params)
     log.info("count: %d shards, %d entries matched in %.1f s", len(names), int((counts > 0).sum()),
              time.monotonic() - start)
     return counts
@@ -136,13 +143,19 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
     metadata = load_metadata(manifest["metadata"])
     counts = read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
     params = balance_params(manifest["params"], cfg.t, cfg.seed)
+    if metadata.per_language:
+        params["reference_lang"] = cfg.reference_lang
+    try:
+        thresholds = language_thresholds(counts, metadata.segments, cfg.t, cfg.reference_lang)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     curated_dir, matched_dir = join(cfg.out, layout.CURATED), join(cfg.out, layout.MATCHED)
     if cfg.overwrite:
         remove(curated_dir)
     names = _finished_match_shards(cfg.out, manifest)
     _claim(join(curated_dir, MANIFEST), params, {"shards": len(names)})
     start = time.monotonic()
-    p = spark.sparkContext.broadcast(entry_probabilities(counts, cfg.t))
+    p = spark.sparkContext.broadcast(segment_probabilities(counts, metadata.segments, thresholds))
     task = partial(_balance_task, matched_dir, curated_dir, p, cfg.seed, params)
     stats = _raise_errors(map_shards(spark, task, names, "balance"))
     kept = sum_sparse(spark, [layout.counts_url(curated_dir, n) for n in names], read_sparse_counts,
@@ -150,7 +163,8 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
     p.unpersist()
     _log_stage("balance", stats, time.monotonic() - start, "matched_rows")
     match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats")
-    card = build_datacard(entries=metadata.entries, counts=counts, kept_counts=kept, match_stats=match_stats,
+    card = build_datacard(metadata=metadata, thresholds=thresholds, counts=counts, kept_counts=kept,
+                          match_stats=match_stats,
                           curated_rows=sum(s["curated_rows"] for s in stats), params=params,
                           timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)})
     write_datacard(join(cfg.out, layout.DATACARD), card)
