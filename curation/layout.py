@@ -8,7 +8,9 @@
     <out>/curated/<shard>.parquet            kept rows
     <out>/curated/_counts/<shard>.parquet    kept rows per entry
     <out>/curated/_done/<shard>.json
+    <out>/curated_entry_counts.parquet       kept rows per entry, pool-wide
     <out>/datacard.json
+    <out>/report.html, <out>/report/*.png    the data card as a report
 """
 
 from curation.io import join
@@ -17,7 +19,10 @@ MATCHED = "matched"
 CURATED = "curated"
 ENTRY_COUNTS = "entry_counts.parquet"
 ENTRY_COUNTS_JSON = "entry_counts.json"
+CURATED_COUNTS = "curated_entry_counts.parquet"
 DATACARD = "datacard.json"
+REPORT = "report.html"
+REPORT_DIR = "report"
 
 
 def shard_name(index: int) -> str:

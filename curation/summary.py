@@ -65,7 +65,8 @@ def threshold_vector(metadata, thresholds: dict) -> np.ndarray:
 
 
 def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_counts: np.ndarray,
-                   match_stats: list[dict], curated_rows: int, params: dict, timings: dict) -> dict:
+                   match_stats: list[dict], curated_rows: int, params: dict, timings: dict,
+                   sources: list[tuple[str, int, int]] = ()) -> dict:
     """The data card: what went in, what came out, and how balancing changed the counts."""
     entries, t = metadata.entries, threshold_vector(metadata, thresholds)
     stats = sum_stats(match_stats)
@@ -86,7 +87,16 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
     }
     if metadata.per_language:
         card["languages"] = language_rows(metadata, thresholds, counts, kept_counts, match_stats)
+    if sources:
+        card["sources"] = source_rows(sources, counts, kept_counts)
     return card
+
+
+def source_rows(sources, counts: np.ndarray, kept: np.ndarray) -> list[dict]:
+    """Per metadata source (id ranges): entries, entries matched, matches before and after."""
+    return [{"source": name, "entries": end - start, "entries_matched": int((counts[start:end] > 0).sum()),
+             "matches": int(counts[start:end].sum()), "curated_matches": int(kept[start:end].sum())}
+            for name, start, end in sources]
 
 
 def language_rows(metadata, thresholds: dict, counts: np.ndarray, kept: np.ndarray, match_stats: list[dict]):

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "count":
             p.add_argument("--overwrite", action="store_true", help="discard this stage's earlier outputs first")
         _spark_args(p)
+    rp = sub.add_parser("report", help="write report.html (plots and tables) from a run's data card",
+                        description="Write report.html and report/*.png from datacard.json and the entry counts.")
+    rp.add_argument("--out", required=True, help="run folder holding datacard.json")
     metadata_cli.add_parser(sub)
     return parser
 
@@ -129,12 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "metadata":
             return metadata_cli.run(args)
+        if args.command == "report":
+            return _report(args.out)
         card = run(args.command, _configs(args))
     except CurationError as exc:
         log.error("%s", exc)
         return 2
     if card is not None:
         print_summary(card, args.out)
+    if args.command == "curate":
+        return _report(args.out)
+    return 0
+
+
+def _report(out: str) -> int:
+    from curation.report import write_report
+
+    sys.stdout.write(f"report         {write_report(out)}\n")
     return 0
 
 

@@ -5,11 +5,14 @@ import logging
 import time
 from functools import lru_cache, partial
 
+import numpy as np
+
 from curation import layout
 from curation.balancing import language_thresholds, segment_probabilities
 from curation.config import BalanceConfig, CountConfig, MatchConfig
+from curation.counting import counts_table
 from curation.errors import CurationError, InputError, LineageError
-from curation.io import exists, join, read_json, remove, write_json_atomic
+from curation.io import exists, join, read_json, remove, write_json_atomic, write_parquet_atomic
 from curation.lineage import balance_params, match_params
 from curation.matching import MetadataMatcher
 from curation.metadata_io import load_metadata
@@ -24,6 +27,8 @@ from curation.stages import (
 from curation.summary import build_datacard, read_entry_counts, write_datacard, write_entry_counts
 from curation.variants import get_variant
 from jobs.spark import map_shards, sum_sparse
+from metadata.build import source_ranges
+from metadata.manifest import manifest_url
 
 log = logging.getLogger("curate")
 MANIFEST = "_manifest.json"
@@ -161,11 +166,25 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
     kept = sum_sparse(spark, [layout.counts_url(curated_dir, n) for n in names], read_sparse_counts,
                       len(counts), "count curated")
     p.unpersist()
+    write_parquet_atomic(join(cfg.out, layout.CURATED_COUNTS), counts_table(np.arange(len(kept)), kept))
     _log_stage("balance", stats, time.monotonic() - start, "matched_rows")
     match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats")
     card = build_datacard(metadata=metadata, thresholds=thresholds, counts=counts, kept_counts=kept,
                           match_stats=match_stats,
                           curated_rows=sum(s["curated_rows"] for s in stats), params=params,
-                          timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)})
+                          timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)},
+                          sources=_metadata_sources(metadata))
     write_datacard(join(cfg.out, layout.DATACARD), card)
     return card
+
+
+def _metadata_sources(metadata) -> list[tuple[str, int, int]]:
+    """Id ranges per source, from the manifest beside a built list (none for other lists)."""
+    url = manifest_url(metadata.source)
+    if metadata.per_language or not exists(url):
+        return []
+    manifest = read_json(url)
+    if manifest.get("sha256") != metadata.sha256:
+        log.warning("%s does not describe %s (sha256 differs); no per-source breakdown", url, metadata.source)
+        return []
+    return source_ranges(manifest.get("per_source", {}))

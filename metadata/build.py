@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from metadata.ngrams import NO_SPACE_LANGUAGES, is_punctuation_only, pmi
 
+SOURCE_ORDER = ("wordnet", "numbers", "unigrams", "bigrams", "titles", "extra", "import")
 MAX_ENTRY_CHARS = 256
 DEFAULT_BUDGET = 500_000
 
@@ -81,7 +82,7 @@ def build(sources: list[tuple[str, list[str]]], budget: int) -> BuildResult:
                 seen.add(entry)
                 result.entries.append(entry)
                 kept += 1
-        result.per_source[name] = kept
+        result.per_source[name] = result.per_source.get(name, 0) + kept
     return result
 
 
@@ -157,3 +158,13 @@ def _input_sha(url: str, file_sha256) -> str:
 
     parts = [f"{u.rsplit('/', 1)[-1]} {file_sha256(u)}" for u in list_files(url, ("",))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def source_ranges(per_source: dict) -> list[tuple[str, int, int]]:
+    """``(source, start, end)`` id ranges of a built list, from its manifest's counts."""
+    ranges, start = [], 0
+    for name in SOURCE_ORDER:
+        if per_source.get(name):
+            ranges.append((name, start, start + per_source[name]))
+            start += per_source[name]
+    return ranges

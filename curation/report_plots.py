@@ -1,0 +1,92 @@
+"""The report's figures, drawn with matplotlib's non-interactive Agg backend, one PNG each."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+DPI = 100
+
+
+def _save(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def rank_plot(counts: np.ndarray, curated: np.ndarray, t: float) -> bytes:
+    """Entry counts by rank, log-log, before and after balancing, with t and the head/tail split."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    before = np.sort(counts[counts > 0])[::-1]
+    after = np.sort(curated[curated > 0])[::-1]
+    ax.loglog(np.arange(1, len(before) + 1), before, label="pool (before)", lw=2)
+    if len(after):
+        ax.loglog(np.arange(1, len(after) + 1), after, label="curated (after)", lw=2)
+    ax.axhline(t, color="red", ls="--", lw=1, label=f"t = {t:g}")
+    head = int((before > t).sum())
+    if head:
+        ax.axvline(head + 0.5, color="grey", ls=":", lw=1, label=f"head/tail split ({head} entries above t)")
+    ax.set_xlabel("entry rank")
+    ax.set_ylabel("matched texts")
+    ax.set_title("Entry counts by rank")
+    ax.legend(fontsize=8)
+    return _save(fig)
+
+
+def histogram_plot(matches_per_text: list[int]) -> bytes:
+    """Number of texts by number of matched entries."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ks = np.arange(len(matches_per_text))
+    ax.bar(ks, matches_per_text, color="#4c72b0")
+    ax.set_yscale("log" if max(matches_per_text, default=0) > 100 else "linear")
+    ax.set_xlabel("entries matched by a text")
+    ax.set_ylabel("texts")
+    ax.set_title("Matches per text")
+    return _save(fig)
+
+
+def accounting_plot(card: dict) -> bytes:
+    """Pool rows by outcome, and the curated size against the pool."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.4))
+    labels = ["matched", "unmatched", "rejected"]
+    values = [card["matched_rows"], card["unmatched_rows"], card["rejected_rows"]]
+    a.bar(labels, values, color=["#55a868", "#c44e52", "#8172b2"])
+    a.set_title("Pool rows")
+    b.bar(["pool", "matched", "curated"], [card["pool_rows"], card["matched_rows"], card["curated_rows"]],
+          color=["#4c72b0", "#55a868", "#dd8452"])
+    b.set_title("Curated size vs pool")
+    for ax in (a, b):
+        ax.tick_params(axis="x", labelsize=8)
+    return _save(fig)
+
+
+def bar_plot(labels: list[str], before: list[int], after: list[int], title: str) -> bytes:
+    """Grouped bars: matches before and after balancing, by group (language or source)."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(labels) + 2), 3.4))
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, before, 0.4, label="before")
+    ax.bar(x + 0.2, after, 0.4, label="after")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("matches")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig)
+
+
+def thumbnail(image_bytes: bytes, size: int = 128) -> bytes | None:
+    """A PNG thumbnail of an encoded image, or None when it cannot be decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as img:
+            img = img.convert("RGB")
+            img.thumbnail((size, size))
+            buf = io.BytesIO()
+            img.save(buf, format="PNG")
+            return buf.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
