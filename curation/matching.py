@@ -3,6 +3,10 @@
 Entry ``i`` matches text ``x`` iff ``variant.pad(entries[i])`` is a substring of
 ``spacing(x)``. Every match counts, overlapping ones included, and matching is
 case-sensitive. The result for a text is the sorted list of unique entry ids.
+
+``Matcher`` is the fast engine (compiled token n-gram lookups, see ``fastmatch``);
+``AhoCorasickMatcher`` is MetaCLIP's ``pyahocorasick`` approach, kept as the reference that
+benchmarks compare against and as the fallback for large sets of unpadded entries.
 """
 
 from collections.abc import Iterable
@@ -10,30 +14,26 @@ from collections.abc import Iterable
 import ahocorasick
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from curation import fastmatch
 from curation.text import spacing
 from curation.variants import DEFAULT_VARIANT, get_variant
 
 ENTRY_IDS_TYPE = pa.list_(pa.int32())
 
 
-class Matcher:
-    """Match texts against ``entries`` under a named padding ``variant``.
+class AhoCorasickMatcher:
+    """One automaton over the padded entries, run over each spaced text."""
 
-    Entry ids are positions in ``entries`` as given; duplicate entries keep all their ids.
-    """
-
-    def __init__(self, entries: list[str], variant: str = DEFAULT_VARIANT):
+    def __init__(self, entries: list[str], variant: str = DEFAULT_VARIANT, pad=None):
         self.variant = get_variant(variant)
         self.entries = list(entries)
-        self._automaton = _build_automaton(self.entries, self.variant.pad)
-
-    def __len__(self) -> int:
-        return len(self.entries)
+        self._automaton = _build_automaton(self.entries, pad or self.variant.pad)
 
     def match(self, text: str | None) -> list[int]:
         """Sorted unique ids of the entries that match ``text``; ``None`` or ``""`` give ``[]``."""
-        if not text:
+        if not text or self._automaton is None:
             return []
         found: set[int] = set()
         for _end, ids in self._automaton.iter(spacing(text)):
@@ -41,13 +41,99 @@ class Matcher:
         return sorted(found)
 
     def match_batch(self, texts: Iterable[str | None]) -> list[list[int]]:
-        """``match`` over many texts, in order."""
         return [self.match(text) for text in texts]
+
+
+class Matcher:
+    """Match texts against ``entries`` under a named padding ``variant`` (fast engine).
+
+    Entry ids are positions in ``entries`` as given; duplicate entries keep all their ids.
+    ``save``/``load`` store the built index as one file that processes memory-map.
+    """
+
+    def __init__(self, entries: list[str] | None, variant: str = DEFAULT_VARIANT, *, _index=None):
+        self.variant = get_variant(variant)
+        if _index is not None:
+            self._arrays, self.entries, fallback = _index
+        else:
+            self.entries = list(entries)
+            regular, irregular = fastmatch.split_patterns(self.entries, self.variant.pad)
+            self._arrays, fallback = fastmatch.build_arrays(regular, irregular)
+        self._fallback_source = fallback
+        self._fallback = _fallback_automaton(fallback)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def match(self, text: str | None) -> list[int]:
+        """Sorted unique ids of the entries that match ``text``; ``None`` or ``""`` give ``[]``."""
+        return self.match_batch([text])[0]
+
+    def match_batch(self, texts: Iterable[str | None]) -> list[list[int]]:
+        """``match`` over many texts, in order."""
+        return self.match_arrow(pa.array(list(texts), pa.large_string())).to_pylist()
 
     def match_arrow(self, texts: pa.Array) -> pa.Array:
         """Match an Arrow string array; return a ``list<int32>`` array of the same length."""
-        lists = self.match_batch(texts.to_pylist())
-        return list_array(lists)
+        data, offsets, valid = _utf8_parts(texts)
+        out_off, ids = fastmatch.run_kernel(self._arrays, data, offsets, valid)
+        result = pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), pa.array(ids, pa.int32()))
+        if self._fallback is not None:
+            result = _merge_fallback(result, texts, self._fallback)
+        return result
+
+    def save(self, path: str) -> None:
+        """Write the built index (and the entries) to ``path``, atomically."""
+        meta = {"variant": self.variant.name, "entries": self.entries,
+                "fallback": {p.decode("utf-8", "surrogatepass"): ids for p, ids in self._fallback_patterns()}}
+        fastmatch.save_index(path, self._arrays, meta)
+
+    @classmethod
+    def load(cls, path: str) -> "Matcher":
+        """Map an index written by ``save``."""
+        arrays, meta = fastmatch.load_index(path)
+        fallback = {p.encode("utf-8", "surrogatepass"): ids for p, ids in meta["fallback"].items()}
+        return cls(None, meta["variant"], _index=(arrays, meta["entries"], fallback))
+
+    def _fallback_patterns(self):
+        return self._fallback_source.items()
+
+    def __getstate__(self):
+        raise TypeError("Matcher is not pickled: build it in the worker or map a saved index with Matcher.load")
+
+
+def _fallback_automaton(patterns: dict):
+    if not patterns:
+        return None
+    automaton = ahocorasick.Automaton()
+    for pattern, ids in patterns.items():
+        automaton.add_word(pattern.decode("utf-8", "surrogatepass"), tuple(ids))
+    automaton.make_automaton()
+    return automaton
+
+
+def _merge_fallback(result: pa.Array, texts: pa.Array, automaton) -> pa.Array:
+    lists = result.to_pylist()
+    for i, text in enumerate(texts.to_pylist()):
+        if text:
+            extra = {i2 for _end, ids in automaton.iter(spacing(text)) for i2 in ids}
+            if extra:
+                lists[i] = sorted(set(lists[i]) | extra)
+    return list_array(lists)
+
+
+def _utf8_parts(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 bytes, int64 offsets (``len + 1``) and validity of an Arrow string array."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not pa.types.is_large_string(texts.type):
+        texts = pc.cast(texts, pa.large_string())
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + n + 1]
+    data_buf = texts.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    valid = np.asarray(texts.is_valid()) if texts.null_count else np.ones(n, dtype=np.bool_)
+    return data, offsets, valid
 
 
 def list_array(lists: list[list[int]]) -> pa.Array:
@@ -59,17 +145,18 @@ def list_array(lists: list[list[int]]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.int32()))
 
 
-def _build_automaton(entries: list[str], pad) -> "ahocorasick.Automaton":
+def _build_automaton(entries: list[str], pad):
     # Several entries can share one padded form (duplicates in the list): one pattern,
     # all their ids.
     by_pattern: dict[str, list[int]] = {}
     for entry_id, entry in enumerate(entries):
         by_pattern.setdefault(pad(entry), []).append(entry_id)
+    if not by_pattern:
+        return None
     automaton = ahocorasick.Automaton()
     for pattern, ids in by_pattern.items():
         automaton.add_word(pattern, tuple(ids))
-    if by_pattern:
-        automaton.make_automaton()
+    automaton.make_automaton()
     return automaton
 
 
@@ -80,10 +167,10 @@ class MetadataMatcher:
     ``lang`` has no list (or is null) uses the ``default_lang`` list.
     """
 
-    def __init__(self, metadata, variant: str = DEFAULT_VARIANT, default_lang: str = "en"):
+    def __init__(self, metadata, variant: str = DEFAULT_VARIANT, default_lang: str = "en", matchers=None):
         self.offsets = {lang: start for lang, (start, _end) in metadata.segments.items()}
-        self.matchers = {lang: Matcher(metadata.entries[start:end], variant)
-                         for lang, (start, end) in metadata.segments.items()}
+        self.matchers = matchers or {lang: Matcher(metadata.entries[start:end], variant)
+                                     for lang, (start, end) in metadata.segments.items()}
         if len(self.matchers) == 1:
             default_lang = next(iter(self.matchers))
         elif default_lang not in self.matchers:
@@ -102,11 +189,13 @@ class MetadataMatcher:
         keys = self.list_keys(None if langs is None else langs.to_pylist(), len(texts))
         if len(self.matchers) == 1:
             return self.matchers[self.default_lang].match_arrow(texts), keys
-        values = texts.to_pylist()
-        out: list[list[int]] = [[] for _ in values]
+        out: list[list[int]] = [[] for _ in range(len(texts))]
         for lang, matcher in self.matchers.items():
             rows = [i for i, key in enumerate(keys) if key == lang]
+            if not rows:
+                continue
             offset = self.offsets[lang]
-            for row, ids in zip(rows, matcher.match_batch(values[i] for i in rows)):
-                out[row] = [offset + i for i in ids]
+            ids = matcher.match_arrow(texts.take(pa.array(rows, pa.int64()))).to_pylist()
+            for row, row_ids in zip(rows, ids):
+                out[row] = [offset + i for i in row_ids]
         return list_array(out), keys

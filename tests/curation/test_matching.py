@@ -88,3 +88,55 @@ ENTRIES = st.lists(st.text(ALPHABET, min_size=1, max_size=6), min_size=1, max_si
 def test_random_texts_match_reference(variant, entries, texts):
     m = Matcher(entries, variant)
     assert m.match_batch(texts) == [reference_match(entries, t, variant) for t in texts]
+
+
+@pytest.mark.parametrize("variant", ["metaclip-v1", "metaclip-v2"])
+@settings(max_examples=150, deadline=None)
+@given(entries=ENTRIES, texts=st.lists(TEXTS, max_size=10))
+def test_fallback_for_many_unpadded_entries_matches_reference(variant, entries, texts, monkeypatch_dfa):
+    m = Matcher(entries, variant)
+    assert m.match_batch(texts) == [reference_match(entries, t, variant) for t in texts]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_dfa():
+    from curation import fastmatch
+
+    old, fastmatch.MAX_DFA_STATES = fastmatch.MAX_DFA_STATES, 0  # force the pyahocorasick fallback
+    yield
+    fastmatch.MAX_DFA_STATES = old
+
+
+def test_saved_index_is_mapped_and_gives_the_same_results(tmp_path):
+    import numpy as np
+
+    entries = ["hot dog", "dog", "猫", "C++", "U.S.", "", "a  b", "dog"]
+    texts = ["a hot dog", "一只猫", "C++ rocks", "a  b", "x", None, "", "dog,dog"]
+    built = Matcher(entries)
+    built.save(str(tmp_path / "m.idx"))
+    loaded = Matcher.load(str(tmp_path / "m.idx"))
+    assert isinstance(loaded._arrays["pat_table"], np.memmap)
+    assert loaded.entries == entries
+    assert loaded.match_batch(texts) == built.match_batch(texts) == [reference_match(entries, t, "metaclip-v2")
+                                                                      for t in texts]
+
+
+def test_fast_and_aho_corasick_engines_agree_on_real_words():
+    import random
+
+    from curation.matching import AhoCorasickMatcher
+
+    rng = random.Random(1)
+    words = ["dog", "hot", "cat", "New", "York", "U.S.", "C++", "it's", "(band)", "猫", "東京", "e-mail", "", "A"]
+    entries = list({" ".join(rng.choices(words, k=rng.randint(1, 3))) for _ in range(300)})
+    texts = [rng.choice(["", "  "]).join(rng.choices(words + [",", ".", "!", "\t"], k=rng.randint(0, 12)))
+             for _ in range(2000)]
+    for variant in ("metaclip-v1", "metaclip-v2"):
+        assert Matcher(entries, variant).match_batch(texts) == AhoCorasickMatcher(entries, variant).match_batch(texts)
+
+
+def test_matcher_refuses_to_be_pickled():
+    import pickle
+
+    with pytest.raises(TypeError, match="Matcher.load"):
+        pickle.dumps(Matcher(["x"]))
