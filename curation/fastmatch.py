@@ -19,101 +19,175 @@ import numpy as np
 
 from curation import fastmatch_kernel as k
 
-MAGIC = b"CURIDX01"
-MAX_DFA_STATES = 20_000
-ARRAYS = ("tok_table", "tok_bytes", "tok_off", "max_run", "pat_table", "pat_tok", "pat_off", "pe_off", "pe_ids",
-          "dfa", "dfa_out_off", "dfa_out_ids")
+MAGIC = b"CURIDX02"
+MAX_DFA_CELLS = 16_000_000  # states x byte classes of the dense DFA (64 MB of int32)
+MAX_TOKENS = (1 << k.ID_BITS) - 1
+ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_parent", "ng_last", "ng_off", "ng_ids",
+          "trigger", "byte_class", "dfa", "dfa_out_off", "dfa_out_ids")
+LOAD_FACTOR = 0.6
+WRAPPED = ",.;:?!`"
+SPACED = "\t\n\r"
 
 
-def _pow2_at_least(n: int) -> int:
-    return 1 << max(4, (2 * n - 1).bit_length())
+def _table_size(n: int) -> int:
+    return max(16, int(n / LOAD_FACTOR) + 1)
 
 
 def _encode(s: str) -> bytes:
     return s.encode("utf-8", errors="surrogatepass")
 
 
+def token_can_occur(token: str) -> bool:
+    """Whether ``token`` can be a token of a spaced text: wrapped punctuation only stands
+    alone, and tab/newline/CR never remain."""
+    if any(c in SPACED for c in token):
+        return False
+    return len(token) <= 1 or not any(c in WRAPPED for c in token)
+
+
+def pattern_can_occur(pattern: str) -> bool:
+    """Whether a padded string can be a substring of a spaced text (same reasons)."""
+    if any(c in SPACED for c in pattern):
+        return False
+    last = len(pattern) - 1
+    return all((j == 0 or pattern[j - 1] == " ") and (j == last or pattern[j + 1] == " ")
+               for j, c in enumerate(pattern) if c in WRAPPED)
+
+
 def split_patterns(entries: list[str], pad) -> tuple[dict, dict]:
-    """``(regular, irregular)``: token tuples -> entry ids, and padded bytes -> entry ids."""
+    """``(regular, irregular)``: token tuples -> entry ids, and unpadded-edge patterns ->
+    entry ids. Patterns that can never occur in a spaced text are left out."""
     regular: dict[tuple, list[int]] = {}
-    irregular: dict[bytes, list[int]] = {}
+    irregular: dict[str, list[int]] = {}
     for entry_id, entry in enumerate(entries):
         padded = pad(entry)
         if padded == f" {entry} ":
-            regular.setdefault(tuple(entry.split(" ")), []).append(entry_id)
-        else:
-            irregular.setdefault(_encode(padded), []).append(entry_id)
+            tokens = tuple(entry.split(" "))
+            if all(token_can_occur(t) for t in tokens):
+                regular.setdefault(tokens, []).append(entry_id)
+        elif pattern_can_occur(padded):
+            irregular.setdefault(padded, []).append(entry_id)
     return regular, irregular
 
 
 def build_arrays(regular: dict, irregular: dict) -> tuple[dict, dict]:
     """The index arrays; also returns the irregular patterns left to a fallback (if any)."""
     vocab: dict[str, int] = {}
-    pat_tok, pat_off, pe_ids, pe_off = [], [0], [], [0]
+    unigram: dict[int, list[int]] = {}
+    nodes: dict[tuple[int, int], int] = {}
+    node_ids: list[list[int]] = []
     for tokens, ids in regular.items():
-        pat_tok.extend(vocab.setdefault(tok, len(vocab)) for tok in tokens)
-        pat_off.append(len(pat_tok))
-        pe_ids.extend(ids)
-        pe_off.append(len(pe_ids))
-    encoded = [_encode(tok) for tok in vocab]
-    arrays = {
-        "tok_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
-        "tok_off": np.concatenate(([0], np.cumsum([len(b) for b in encoded], dtype=np.int64))).astype(np.int64),
-        "pat_tok": np.array(pat_tok, dtype=np.int32), "pat_off": np.array(pat_off, dtype=np.int64),
-        "pe_ids": np.array(pe_ids, dtype=np.int32), "pe_off": np.array(pe_off, dtype=np.int64),
-    }
-    arrays["max_run"] = _max_run(arrays["pat_tok"], arrays["pat_off"], len(vocab))
-    arrays["tok_table"] = np.full(_pow2_at_least(len(vocab)), -1, dtype=np.int32)
-    k.fill_token_table(arrays["tok_bytes"], arrays["tok_off"], arrays["tok_table"])
-    arrays["pat_table"] = np.full(_pow2_at_least(len(regular)), -1, dtype=np.int32)
-    k.fill_pattern_table(arrays["pat_tok"], arrays["pat_off"], arrays["pat_table"])
-    states = sum(len(p) for p in irregular) + 1
-    fallback = irregular if states > MAX_DFA_STATES else {}
+        tids = [vocab.setdefault(tok, len(vocab)) for tok in tokens]
+        if len(tids) == 1:
+            unigram.setdefault(tids[0], []).extend(ids)
+            continue
+        parent = -(tids[0] + 1)
+        for tid in tids[1:]:
+            parent = nodes.setdefault((parent, tid), len(nodes))
+            if parent == len(node_ids):
+                node_ids.append([])
+        node_ids[parent].extend(ids)
+    if len(vocab) > MAX_TOKENS:
+        raise ValueError(f"metadata has {len(vocab):,} distinct tokens; the fast matcher holds {MAX_TOKENS:,}")
+    node_arrays = _node_arrays(nodes, node_ids, len(vocab))
+    arrays = _token_arrays(vocab, unigram, node_arrays.pop("has_next"))
+    arrays.update(node_arrays)
+    cells = (sum(len(_encode(p)) for p in irregular) + 1) * 257
+    fallback = irregular if cells > MAX_DFA_CELLS else {}
     arrays.update(build_dfa({} if fallback else irregular))
     return arrays, fallback
 
 
-def _max_run(pat_tok: np.ndarray, pat_off: np.ndarray, n_tok: int) -> np.ndarray:
-    """For each token, the most tokens of a pattern that starts with it."""
-    out = np.zeros(max(n_tok, 1), dtype=np.int32)
-    if len(pat_off) > 1:
-        np.maximum.at(out, pat_tok[pat_off[:-1]], np.diff(pat_off).astype(np.int32))
-    return out
+def _token_arrays(vocab: dict, unigram: dict, has_next: np.ndarray) -> dict:
+    """Token table: per slot ``[key, first 8 bytes, info]``, where info holds the token's
+    single-token entries (the id itself when there is one, else a range of ``uni_ids``)
+    and, in its top bit, whether a longer pattern starts with the token."""
+    encoded = [_encode(tok) for tok in vocab]
+    tok_off = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=tok_off[1:])
+    tok_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    info = np.zeros(len(vocab), dtype=np.uint64)
+    uni_ids: list[int] = []
+    for tid, ids in unigram.items():
+        first = ids[0] if len(ids) == 1 else len(uni_ids)
+        if len(ids) > 1:
+            uni_ids.extend(ids)
+        info[tid] = np.uint64(first) | (np.uint64(len(ids)) << np.uint64(32))
+    info |= has_next[: len(vocab)].astype(np.uint64) << np.uint64(63)
+    table = np.full((_table_size(len(vocab)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
+    k.fill_token_table(tok_bytes, tok_off, info, table)
+    return {"tok_table": table, "tok_bytes": tok_bytes, "tok_off": tok_off,
+            "uni_ids": np.array(uni_ids, dtype=np.int32)}
+
+
+def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
+    parent = np.array([p for p, _ in nodes], dtype=np.int64)
+    last = np.array([t for _, t in nodes], dtype=np.int64)
+    table = np.full(_table_size(len(nodes)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    k.fill_node_table(parent, last, table)
+    has_next = np.zeros(max(n_tokens, 1), dtype=np.bool_)
+    has_next[-(parent[parent < 0] + 1)] = True
+    ng_off, ng_ids = _ranges(node_ids)
+    return {"ng_table": table, "ng_parent": parent, "ng_last": last, "ng_off": ng_off, "ng_ids": ng_ids,
+            "has_next": has_next}
+
+
+def _ranges(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    off = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in lists], out=off[1:])
+    return off, np.array([i for x in lists for i in x], dtype=np.int32)
 
 
 def build_dfa(patterns: dict) -> dict:
-    """Aho-Corasick over bytes as a dense DFA: ``dfa[state, byte]``, and the entry ids
-    reported on reaching each state (its own and its suffixes')."""
+    """Aho-Corasick over byte classes as a dense DFA ``dfa[state, class]``, the entry ids
+    reported on reaching each state (its own and its suffixes'), and the trigger bytes: a
+    text holding none of them cannot contain any of the patterns."""
+    trigger = np.zeros(256, dtype=np.bool_)
+    byte_class = np.zeros(256, dtype=np.int32)
     if not patterns:
-        return {"dfa": np.zeros((0, 256), np.int32), "dfa_out_off": np.zeros(1, np.int64),
-                "dfa_out_ids": np.zeros(0, np.int32)}
-    goto: list[dict] = [{}]
-    out: list[list[int]] = [[]]
-    for pattern, ids in patterns.items():
-        state = 0
-        for byte in pattern:
-            if byte not in goto[state]:
-                goto.append({})
-                out.append([])
-                goto[state][byte] = len(goto) - 1
-            state = goto[state][byte]
-        out[state].extend(ids)
-    dfa = np.zeros((len(goto), 256), dtype=np.int32)
+        return {"dfa": np.zeros((0, 1), np.int32), "dfa_out_off": np.zeros(1, np.int64),
+                "dfa_out_ids": np.zeros(0, np.int32), "trigger": trigger, "byte_class": byte_class}
+    encoded = {_encode(p): ids for p, ids in patterns.items()}
+    for i, byte in enumerate(sorted({b for p in encoded for b in p})):
+        byte_class[byte] = i + 1
+    for pattern in patterns:
+        edge = pattern[0] if pattern[0] != " " else pattern.rstrip(" ")[-1]
+        trigger[_encode(edge)[0]] = True
+    goto, out = _trie(encoded, byte_class)
+    dfa = np.zeros((len(goto), int(byte_class.max()) + 1), dtype=np.int32)
     fail = [0] * len(goto)
     queue = deque([0])
     while queue:
         s = queue.popleft()
         if s:
             dfa[s] = dfa[fail[s]]
-        for byte, child in goto[s].items():
-            fail[child] = int(dfa[fail[s], byte]) if s else 0
+        for cls, child in goto[s].items():
+            fail[child] = int(dfa[fail[s], cls]) if s else 0
             out[child] = out[child] + out[fail[child]]
             queue.append(child)
-        for byte, child in goto[s].items():
-            dfa[s, byte] = child
-    lengths = [len(sorted(set(o))) for o in out]
-    return {"dfa": dfa, "dfa_out_off": np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-            "dfa_out_ids": np.array([i for o in out for i in sorted(set(o))], dtype=np.int32)}
+        for cls, child in goto[s].items():
+            dfa[s, cls] = child
+    # A negative transition marks a state that reports entries (state 0 never does).
+    reports = np.array([bool(o) for o in out])
+    dfa[reports[dfa]] *= -1
+    off, ids = _ranges([sorted(set(o)) for o in out])
+    return {"dfa": dfa, "dfa_out_off": off, "dfa_out_ids": ids, "trigger": trigger, "byte_class": byte_class}
+
+
+def _trie(encoded: dict, byte_class: np.ndarray) -> tuple[list[dict], list[list[int]]]:
+    goto: list[dict] = [{}]
+    out: list[list[int]] = [[]]
+    for pattern, ids in encoded.items():
+        state = 0
+        for byte in pattern:
+            cls = int(byte_class[byte])
+            if cls not in goto[state]:
+                goto.append({})
+                out.append([])
+                goto[state][cls] = len(goto) - 1
+            state = goto[state][cls]
+        out[state].extend(ids)
+    return goto, out
 
 
 def save_index(path: str, arrays: dict, meta: dict) -> None:

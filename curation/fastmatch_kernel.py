@@ -3,11 +3,15 @@
 A text is turned into MetaCLIP's spaced bytes (all the characters that ``spacing`` touches
 are ASCII, so working on UTF-8 bytes is exact), split on single spaces (empty tokens
 kept), and every run of tokens strictly inside the first and last (empty) token is looked
-up in the n-gram table. A padded entry " e " is a substring of the spaced text exactly when
-its tokens occur as such a run. Each lookup is verified against the stored token ids, and
-each token lookup against the stored bytes, so hash collisions never change a result.
-Entries that ``metaclip-v2`` leaves unpadded on a side go through a byte DFA (Aho-Corasick)
-over the same spaced bytes.
+up. A padded entry " e " is a substring of the spaced text exactly when its tokens occur as
+such a run.
+
+Lookups are exact, never probabilistic: a token slot holds a 32-bit fingerprint, the token
+id, its length and its first 8 bytes, and longer tokens are compared byte by byte; a
+multi-token pattern is a path in a hashed trie whose nodes store their parent and last
+token, which are compared. Entries that ``metaclip-v2`` leaves unpadded on a side go
+through a byte DFA (Aho-Corasick) over the same spaced bytes, run only on texts that hold
+one of the bytes such a match must contain.
 """
 
 import numba
@@ -15,86 +19,143 @@ import numpy as np
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
+EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 SPACE = 32
+ID_BITS = 24  # token/node ids below 2**24 (16.7M)
+LEN_CAP = 255
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def mix64(x):
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
 
 
-@numba.njit(cache=True, nogil=True)
-def bytes_hash(buf, start, end):
+@numba.njit(cache=True, nogil=True, inline="always")
+def fold_word(h, word):
+    """Fold one 8-byte word into a running token hash."""
+    return (h ^ word) * np.uint64(0x9FB21C651E98DF25) + np.uint64(0xD6E8FEB86659FD93)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def finish_hash(h, word, length):
+    return mix64(fold_word(h, word) ^ np.uint64(length))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def token_hash(buf, start, end):
+    """(hash, first 8 bytes packed little-endian) of ``buf[start:end]``: bytes are packed
+    into 8-byte words, each word folded in, the length mixed in last."""
     h = FNV_OFFSET
+    head = np.uint64(0)
+    word = np.uint64(0)
     for i in range(start, end):
-        h = (h ^ np.uint64(buf[i])) * FNV_PRIME
-    return mix64(h)
+        j = i - start
+        word |= np.uint64(buf[i]) << np.uint64(8 * (j & 7))
+        if j == 7:
+            head = word
+        if (j & 7) == 7 and i + 1 < end:
+            h = fold_word(h, word)
+            word = np.uint64(0)
+    if end - start < 8:
+        head = word
+    return finish_hash(h, word, end - start), head
 
 
-@numba.njit(cache=True, nogil=True)
-def seq_hash_step(h, token_id):
-    return mix64((h ^ np.uint64(token_id + 1)) * FNV_PRIME)
+@numba.njit(cache=True, nogil=True, inline="always")
+def slot_key(h, ident, length):
+    """Slot word: fingerprint (high 32 bits of h) | length (8 bits) | id (24 bits)."""
+    return ((h >> np.uint64(32)) << np.uint64(32)) | (np.uint64(min(length, LEN_CAP)) << np.uint64(ID_BITS)) | \
+        np.uint64(ident)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
+def home(h, size):
+    """Slot of hash ``h`` in a table of ``size`` slots (multiply-shift on the low 32 bits)."""
+    return np.int64(((h & np.uint64(0xFFFFFFFF)) * np.uint64(size)) >> np.uint64(32))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def find_token(buf, start, end, tok_table, tok_bytes, tok_off):
-    """Token id of ``buf[start:end]`` in the vocabulary, or -1."""
-    mask = tok_table.shape[0] - 1
-    slot = np.int64(bytes_hash(buf, start, end) & np.uint64(mask))
+    """Slot of token ``buf[start:end]`` in the vocabulary table, or -1.
+
+    A slot is ``[key, first 8 bytes, info]``; see ``slot_key`` and ``fastmatch``."""
+    h, head = token_hash(buf, start, end)
+    return probe_token(h, head, buf, start, end, tok_table, tok_bytes, tok_off)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def probe_token(h, head, buf, start, end, tok_table, tok_bytes, tok_off):
+    """Slot of the token with hash ``h`` and first bytes ``head`` (``buf[start:end]``), or -1."""
     n = end - start
+    want = slot_key(h, 0, n) >> np.uint64(ID_BITS)
+    size = tok_table.shape[0]
+    slot = home(h, size)
     while True:
-        tid = tok_table[slot]
-        if tid < 0:
+        key = tok_table[slot, 0]
+        if key == EMPTY:
             return -1
-        a, b = tok_off[tid], tok_off[tid + 1]
-        if b - a == n:
-            same = True
-            for k in range(n):
-                if tok_bytes[a + k] != buf[start + k]:
-                    same = False
-                    break
-            if same:
-                return tid
-        slot = (slot + 1) & mask
+        if (key >> np.uint64(ID_BITS)) == want and tok_table[slot, 1] == head:
+            if n <= 8:
+                return slot
+            tid = np.int64(key & np.uint64((1 << ID_BITS) - 1))
+            a = tok_off[tid]
+            if tok_off[tid + 1] - a == n:
+                same = True
+                for k in range(8, n):
+                    if tok_bytes[a + k] != buf[start + k]:
+                        same = False
+                        break
+                if same:
+                    return slot
+        slot += 1
+        if slot == size:
+            slot = 0
 
 
-@numba.njit(cache=True, nogil=True)
-def find_pattern(h, ids, i, length, pat_table, pat_tok, pat_off):
-    """Pattern id whose token ids equal ``ids[i:i+length]`` (hash ``h``), or -1."""
-    mask = pat_table.shape[0] - 1
-    slot = np.int64(h & np.uint64(mask))
+@numba.njit(cache=True, nogil=True, inline="always")
+def node_hash(parent, token):
+    return mix64((np.uint64(parent) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(token + 1))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def find_child(parent, token, ng_table, ng_parent, ng_last):
+    """Trie node reached from ``parent`` by ``token``, or -1. Roots are ``-(tid + 1)``."""
+    h = node_hash(parent + (1 << 40), token)
+    want = h >> np.uint64(32)
+    size = ng_table.shape[0]
+    slot = home(h, size)
     while True:
-        pid = pat_table[slot]
-        if pid < 0:
+        key = ng_table[slot]
+        if key == EMPTY:
             return -1
-        a, b = pat_off[pid], pat_off[pid + 1]
-        if b - a == length:
-            same = True
-            for k in range(length):
-                if pat_tok[a + k] != ids[i + k]:
-                    same = False
-                    break
-            if same:
-                return pid
-        slot = (slot + 1) & mask
+        if (key >> np.uint64(32)) == want:
+            node = np.int64(key & np.uint64(0xFFFFFFFF))
+            if ng_parent[node] == parent and ng_last[node] == token:
+                return node
+        slot += 1
+        if slot == size:
+            slot = 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def is_wrapped(c):
     # , . ; : ? ! `
     return c == 44 or c == 46 or c == 59 or c == 58 or c == 63 or c == 33 or c == 96
 
 
-@numba.njit(cache=True, nogil=True)
-def spaced_bytes(data, start, end, out):
-    """Write MetaCLIP's spaced form of ``data[start:end]`` into ``out``; return its length."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def spaced_bytes(data, start, end, out, trigger):
+    """Write MetaCLIP's spaced form of ``data[start:end]`` into ``out``; return its length,
+    negated when the text holds no trigger byte."""
     n = 0
     out[n] = SPACE
     n += 1
+    hit = False
     for i in range(start, end):
         c = data[i]
+        hit = hit or trigger[c]
         if is_wrapped(c):
             out[n] = SPACE
             out[n + 1] = c
@@ -107,7 +168,7 @@ def spaced_bytes(data, start, end, out):
             out[n] = c
             n += 1
     out[n] = SPACE
-    return n + 1
+    return n + 1 if hit else -(n + 1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,8 +190,15 @@ def sort_unique(buf, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, max_run, pat_table, pat_tok, pat_off,
-                 pe_off, pe_ids, dfa, dfa_out_off, dfa_out_ids):
+def _grow(found, n_found, need):
+    grown = np.empty(max(found.shape[0] * 2, n_found + need), dtype=np.int32)
+    grown[:n_found] = found[:n_found]
+    return grown
+
+
+@numba.njit(cache=True, nogil=True)
+def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_parent, ng_last,
+                 ng_off, ng_ids, trigger, byte_class, dfa, dfa_out_off, dfa_out_ids):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -140,49 +208,87 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, max_run, p
     for t in range(n_texts):
         longest = max(longest, offsets[t + 1] - offsets[t])
     spaced = np.empty(3 * longest + 2, dtype=np.uint8)
-    tok_ids = np.empty(3 * longest + 3, dtype=np.int32)
+    tok_ids = np.empty(3 * longest + 3, dtype=np.int64)
+    slots = np.empty(3 * longest + 3, dtype=np.int64)
     found = np.empty(64, dtype=np.int32)
-    use_dfa = dfa.shape[0] > 0
+    n_classes = dfa.shape[1]
     for t in range(n_texts):
         n_found = 0
         start, end = offsets[t], offsets[t + 1]
         if valid[t] and end > start:
-            m = spaced_bytes(data, start, end, spaced)
-            # tokens: split on single spaces, empty tokens kept
+            m = spaced_bytes(data, start, end, spaced, trigger)
+            run_dfa = m > 0 and dfa.shape[0] > 0
+            m = abs(m)
+            # One pass: split on spaces, hashing each token a word at a time as it goes.
             n_tok = 0
             tok_start = 0
+            h = FNV_OFFSET
+            head = np.uint64(0)
+            word = np.uint64(0)
             for i in range(m + 1):
                 if i == m or spaced[i] == SPACE:
-                    tok_ids[n_tok] = find_token(spaced, tok_start, i, tok_table, tok_bytes, tok_off)
+                    length = i - tok_start
+                    if length < 8:
+                        head = word
+                    slot = probe_token(finish_hash(h, word, length), head, spaced, tok_start, i, tok_table,
+                                       tok_bytes, tok_off)
+                    slots[n_tok] = slot
+                    tok_ids[n_tok] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
                     n_tok += 1
                     tok_start = i + 1
+                    h = FNV_OFFSET
+                    word = np.uint64(0)
+                else:
+                    j = i - tok_start
+                    if j > 0 and (j & 7) == 0:
+                        h = fold_word(h, word)
+                        word = np.uint64(0)
+                    word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
+                    if j == 7:
+                        head = word
             for i in range(1, n_tok - 1):
-                first = tok_ids[i]
-                if first < 0:
+                tid = tok_ids[i]
+                if tid < 0:
                     continue
-                h = np.uint64(0)
-                limit = min(max_run[first], n_tok - 1 - i)
-                for length in range(1, limit + 1):
-                    tid = tok_ids[i + length - 1]
-                    if tid < 0:
+                info = tok_table[slots[i], 2]
+                count = np.int64((info >> np.uint64(32)) & np.uint64(0x7FFFFFFF))
+                first = np.int64(info & np.uint64(0xFFFFFFFF))
+                if n_found + count > found.shape[0]:
+                    found = _grow(found, n_found, count)
+                if count == 1:
+                    found[n_found] = first
+                    n_found += 1
+                else:
+                    for k in range(first, first + count):
+                        found[n_found] = uni_ids[k]
+                        n_found += 1
+                if (info >> np.uint64(63)) == 0:
+                    continue
+                node = -(tid + 1)
+                for j in range(i + 1, n_tok - 1):
+                    if tok_ids[j] < 0:
                         break
-                    h = seq_hash_step(h, tid)
-                    pid = find_pattern(h, tok_ids, i, length, pat_table, pat_tok, pat_off)
-                    if pid >= 0:
-                        for k in range(pe_off[pid], pe_off[pid + 1]):
-                            if n_found == found.shape[0]:
-                                found = np.concatenate((found, np.empty_like(found)))
-                            found[n_found] = pe_ids[k]
-                            n_found += 1
-            if use_dfa:
+                    node = find_child(node, tok_ids[j], ng_table, ng_parent, ng_last)
+                    if node < 0:
+                        break
+                    a, b = ng_off[node], ng_off[node + 1]
+                    if n_found + b - a > found.shape[0]:
+                        found = _grow(found, n_found, b - a)
+                    for k in range(a, b):
+                        found[n_found] = ng_ids[k]
+                        n_found += 1
+            if run_dfa:
                 state = 0
                 for i in range(m):
-                    state = dfa[state, spaced[i]]
-                    for k in range(dfa_out_off[state], dfa_out_off[state + 1]):
-                        if n_found == found.shape[0]:
-                            found = np.concatenate((found, np.empty_like(found)))
-                        found[n_found] = dfa_out_ids[k]
-                        n_found += 1
+                    state = dfa[state, byte_class[spaced[i]]]
+                    if state < 0:  # a state that reports entries
+                        state = -state
+                        a, b = dfa_out_off[state], dfa_out_off[state + 1]
+                        if n_found + b - a > found.shape[0]:
+                            found = _grow(found, n_found, b - a)
+                        for k in range(a, b):
+                            found[n_found] = dfa_out_ids[k]
+                            n_found += 1
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
             grown = np.empty(max(out.shape[0] * 2, n_out + n_found), dtype=np.int32)
@@ -195,23 +301,25 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, max_run, p
 
 
 @numba.njit(cache=True, nogil=True)
-def fill_token_table(tok_bytes, tok_off, table):
-    mask = table.shape[0] - 1
+def fill_token_table(tok_bytes, tok_off, info, table):
+    size = table.shape[0]
     for tid in range(tok_off.shape[0] - 1):
-        slot = np.int64(bytes_hash(tok_bytes, tok_off[tid], tok_off[tid + 1]) & np.uint64(mask))
-        while table[slot] >= 0:
-            slot = (slot + 1) & mask
-        table[slot] = tid
+        a, b = tok_off[tid], tok_off[tid + 1]
+        h, head = token_hash(tok_bytes, a, b)
+        slot = home(h, size)
+        while table[slot, 0] != EMPTY:
+            slot = slot + 1 if slot + 1 < size else 0
+        table[slot, 0] = slot_key(h, tid, b - a)
+        table[slot, 1] = head
+        table[slot, 2] = info[tid]
 
 
 @numba.njit(cache=True, nogil=True)
-def fill_pattern_table(pat_tok, pat_off, table):
-    mask = table.shape[0] - 1
-    for pid in range(pat_off.shape[0] - 1):
-        h = np.uint64(0)
-        for k in range(pat_off[pid], pat_off[pid + 1]):
-            h = seq_hash_step(h, pat_tok[k])
-        slot = np.int64(h & np.uint64(mask))
-        while table[slot] >= 0:
-            slot = (slot + 1) & mask
-        table[slot] = pid
+def fill_node_table(ng_parent, ng_last, table):
+    size = table.shape[0]
+    for node in range(ng_parent.shape[0]):
+        h = node_hash(ng_parent[node] + (1 << 40), ng_last[node])
+        slot = home(h, size)
+        while table[slot] != EMPTY:
+            slot = slot + 1 if slot + 1 < size else 0
+        table[slot] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(node)

@@ -84,19 +84,14 @@ class Matcher:
 
     def save(self, path: str) -> None:
         """Write the built index (and the entries) to ``path``, atomically."""
-        meta = {"variant": self.variant.name, "entries": self.entries,
-                "fallback": {p.decode("utf-8", "surrogatepass"): ids for p, ids in self._fallback_patterns()}}
+        meta = {"variant": self.variant.name, "entries": self.entries, "fallback": dict(self._fallback_source)}
         fastmatch.save_index(path, self._arrays, meta)
 
     @classmethod
     def load(cls, path: str) -> "Matcher":
         """Map an index written by ``save``."""
         arrays, meta = fastmatch.load_index(path)
-        fallback = {p.encode("utf-8", "surrogatepass"): ids for p, ids in meta["fallback"].items()}
-        return cls(None, meta["variant"], _index=(arrays, meta["entries"], fallback))
-
-    def _fallback_patterns(self):
-        return self._fallback_source.items()
+        return cls(None, meta["variant"], _index=(arrays, meta["entries"], meta["fallback"]))
 
     def __getstate__(self):
         raise TypeError("Matcher is not pickled: build it in the worker or map a saved index with Matcher.load")
@@ -107,7 +102,7 @@ def _fallback_automaton(patterns: dict):
         return None
     automaton = ahocorasick.Automaton()
     for pattern, ids in patterns.items():
-        automaton.add_word(pattern.decode("utf-8", "surrogatepass"), tuple(ids))
+        automaton.add_word(pattern, tuple(ids))
     automaton.make_automaton()
     return automaton
 

@@ -14,7 +14,7 @@ from curation.counting import counts_table
 from curation.errors import CurationError, InputError, LineageError
 from curation.io import exists, join, read_json, remove, write_json_atomic, write_parquet_atomic
 from curation.lineage import balance_params, match_params
-from curation.matching import MetadataMatcher
+from curation.matcher_cache import metadata_matcher
 from curation.metadata_io import load_metadata
 from curation.stages import (
     balance_shard,
@@ -35,12 +35,12 @@ MANIFEST = "_manifest.json"
 
 
 @lru_cache(maxsize=2)
-def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str) -> MetadataMatcher:
+def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str):
     """The matcher of one Python worker, built once and reused by its later tasks."""
     metadata = load_metadata(metadata_url)
     if metadata.sha256 != sha256:
         raise LineageError(f"{metadata_url} changed while the job ran (sha256 {metadata.sha256} != {sha256})")
-    return MetadataMatcher(metadata, variant, default_lang)
+    return metadata_matcher(metadata, variant, default_lang)
 
 
 def _match_task(matched_dir, metadata_url, params, task):
@@ -69,10 +69,9 @@ def run_match(spark, cfg: MatchConfig) -> list[dict]:
     params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
     if metadata.per_language:
         params["default_lang"] = cfg.default_lang
-        try:
-            MetadataMatcher(metadata, cfg.variant, cfg.default_lang)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        if cfg.default_lang not in metadata.segments:
+            raise InputError(f"--default-lang {cfg.default_lang!r} has no list in {metadata.source} "
+                             f"(lists: {', '.join(sorted(metadata.segments))})")
     matched_dir = join(cfg.out, layout.MATCHED)
     if cfg.overwrite:
         remove(matched_dir)

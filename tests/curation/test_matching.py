@@ -102,9 +102,9 @@ def test_fallback_for_many_unpadded_entries_matches_reference(variant, entries, 
 def monkeypatch_dfa():
     from curation import fastmatch
 
-    old, fastmatch.MAX_DFA_STATES = fastmatch.MAX_DFA_STATES, 0  # force the pyahocorasick fallback
+    old, fastmatch.MAX_DFA_CELLS = fastmatch.MAX_DFA_CELLS, 0  # force the pyahocorasick fallback
     yield
-    fastmatch.MAX_DFA_STATES = old
+    fastmatch.MAX_DFA_CELLS = old
 
 
 def test_saved_index_is_mapped_and_gives_the_same_results(tmp_path):

@@ -1,0 +1,33 @@
+"""One built matcher per node: the first process builds the index and saves it under a
+cache folder; every other process maps the same file (one physical copy in the page cache).
+
+The cache key is the metadata's sha256, the language segment and the variant, so a changed
+list never reuses a stale index. ``CURATION_CACHE`` sets the folder (default: the system
+temporary folder).
+"""
+
+import os
+import tempfile
+
+from curation.matching import Matcher, MetadataMatcher
+
+
+def cache_dir() -> str:
+    return os.environ.get("CURATION_CACHE") or os.path.join(tempfile.gettempdir(), "curation-matchers")
+
+
+def load_or_build(entries: list[str], variant: str, key: str, folder: str | None = None) -> Matcher:
+    """Map the cached index for ``key`` or build it, save it atomically and map it."""
+    folder = folder or cache_dir()
+    path = os.path.join(folder, f"{key}-{variant}.idx")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        Matcher(entries, variant).save(path)  # written to a temp name, then renamed
+    return Matcher.load(path)
+
+
+def metadata_matcher(metadata, variant: str, default_lang: str, folder: str | None = None) -> MetadataMatcher:
+    """A ``MetadataMatcher`` whose per-language matchers come from the node's cache."""
+    matchers = {lang: load_or_build(metadata.entries[s:e], variant, f"{metadata.sha256[:32]}-{lang or 'all'}", folder)
+                for lang, (s, e) in metadata.segments.items()}
+    return MetadataMatcher(metadata, variant, default_lang, matchers=matchers)
