@@ -211,7 +211,6 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     tok_ids = np.empty(3 * longest + 3, dtype=np.int64)
     slots = np.empty(3 * longest + 3, dtype=np.int64)
     found = np.empty(64, dtype=np.int32)
-    n_classes = dfa.shape[1]
     for t in range(n_texts):
         n_found = 0
         start, end = offsets[t], offsets[t + 1]

@@ -115,7 +115,7 @@ def test_saved_index_is_mapped_and_gives_the_same_results(tmp_path):
     built = Matcher(entries)
     built.save(str(tmp_path / "m.idx"))
     loaded = Matcher.load(str(tmp_path / "m.idx"))
-    assert isinstance(loaded._arrays["pat_table"], np.memmap)
+    assert isinstance(loaded._arrays["tok_table"], np.memmap)
     assert loaded.entries == entries
     assert loaded.match_batch(texts) == built.match_batch(texts) == [reference_match(entries, t, "metaclip-v2")
                                                                       for t in texts]
