@@ -9,6 +9,7 @@ temporary folder).
 import os
 import tempfile
 
+from curation import fastmatch
 from curation.matching import Matcher, MetadataMatcher
 
 
@@ -19,10 +20,14 @@ def cache_dir() -> str:
 def load_or_build(entries: list[str], variant: str, key: str, folder: str | None = None) -> Matcher:
     """Map the cached index for ``key`` or build it, save it atomically and map it."""
     folder = folder or cache_dir()
-    path = os.path.join(folder, f"{key}-{variant}.idx")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        Matcher(entries, variant).save(path)  # written to a temp name, then renamed
+    path = os.path.join(folder, f"{key}-{variant}-{fastmatch.MAGIC.decode()}.idx")
+    if os.path.exists(path):
+        try:
+            return Matcher.load(path)
+        except ValueError:  # damaged or foreign file: build it again
+            pass
+    os.makedirs(folder, exist_ok=True)
+    Matcher(entries, variant).save(path)  # written to a temp name, then renamed
     return Matcher.load(path)
 
 

@@ -2,11 +2,14 @@
 
 import os
 import sys
+import tempfile
 
 import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# Matcher indexes built by the tests go to a fresh folder, never a user's cache.
+os.environ["CURATION_CACHE"] = tempfile.mkdtemp(prefix="curation-test-cache-")
 
 
 @pytest.fixture(scope="session")
