@@ -48,3 +48,10 @@ metadata-default: install
 	$(BIN)/python metadata/default/make_unigrams.py build/unigrams.tsv
 	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-1764115200} $(BIN)/curate metadata build --wordnet $(WORDNET) --unigrams build/unigrams.tsv \
 	  --extra metadata/default/extra.txt --out metadata/default/metadata.json
+
+# Benchmarks: inputs generated once into .bench/ (WordNet from Debian's wordnet-base, wordfreq).
+bench: install
+	@test -f /usr/share/wordnet/data.noun || { echo "error: /usr/share/wordnet missing;" \
+	  "install Debian's wordnet-base (apt-get install wordnet-base)" >&2; exit 1; }
+	$(BIN)/pip install -q wordfreq==3.1.1
+	$(BIN)/python -m bench.run --out .bench/results.json

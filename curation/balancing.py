@@ -6,6 +6,7 @@
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -42,18 +43,24 @@ def list_parts(entry_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(entry_ids, pa.ChunkedArray):
         entry_ids = entry_ids.combine_chunks()
     offsets = np.asarray(entry_ids.offsets, dtype=np.int64)
-    flat = np.asarray(entry_ids.values.slice(offsets[0], offsets[-1] - offsets[0]), dtype=np.int64)
+    flat = np.asarray(entry_ids.values.slice(offsets[0], offsets[-1] - offsets[0]))
     return flat, offsets - offsets[0]
 
 
 def _keep_from_flat(flat: np.ndarray, offsets: np.ndarray, p: np.ndarray) -> np.ndarray:
-    lengths = np.diff(offsets)
-    out = np.zeros(len(lengths), dtype=np.float64)
-    nonempty = lengths > 0
-    if flat.size:
-        # Products are taken in list order, the same in the scalar and vector forms.
-        prod = np.multiply.reduceat(1.0 - p[flat], offsets[:-1][nonempty])
-        out[nonempty] = 1.0 - prod
+    return _keep_kernel(flat, offsets, np.asarray(p, dtype=np.float64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_kernel(flat, offsets, p):
+    # Products are taken in list order, the same in the scalar and vector forms.
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        q = 1.0
+        for k in range(offsets[i], offsets[i + 1]):
+            q *= 1.0 - p[flat[k]]
+        out[i] = 1.0 - q
     return out
 
 

@@ -19,11 +19,12 @@ import numpy as np
 
 from curation import fastmatch_kernel as k
 
-MAGIC = b"CURIDX02"
+MAGIC = b"CURIDX04"
 MAX_DFA_CELLS = 16_000_000  # states x byte classes of the dense DFA (64 MB of int32)
 MAX_TOKENS = (1 << k.ID_BITS) - 1
-ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_parent", "ng_last", "ng_off", "ng_ids",
-          "trigger", "byte_class", "dfa", "dfa_out_off", "dfa_out_ids")
+ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "byte_class",
+          "dfa", "dfa_out_off", "dfa_out_ids")
+FILTER_BITS_PER_EDGE = 16
 LOAD_FACTOR = 0.6
 WRAPPED = ",.;:?!`"
 SPACED = "\t\n\r"
@@ -109,10 +110,7 @@ def _token_arrays(vocab: dict, unigram: dict, has_next: np.ndarray) -> dict:
     info = np.zeros(len(vocab), dtype=np.uint64)
     uni_ids: list[int] = []
     for tid, ids in unigram.items():
-        first = ids[0] if len(ids) == 1 else len(uni_ids)
-        if len(ids) > 1:
-            uni_ids.extend(ids)
-        info[tid] = np.uint64(first) | (np.uint64(len(ids)) << np.uint64(32))
+        info[tid] = _entries_word(ids, uni_ids)
     info |= has_next[: len(vocab)].astype(np.uint64) << np.uint64(63)
     table = np.full((_table_size(len(vocab)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
     k.fill_token_table(tok_bytes, tok_off, info, table)
@@ -120,15 +118,33 @@ def _token_arrays(vocab: dict, unigram: dict, has_next: np.ndarray) -> dict:
             "uni_ids": np.array(uni_ids, dtype=np.int32)}
 
 
+def _entries_word(ids: list[int], overflow: list[int]) -> np.uint64:
+    """Entries of a token or node in one word: the id itself when there is one, else a
+    range of ``overflow``; the count in the high half."""
+    first = ids[0] if len(ids) == 1 else len(overflow)
+    if len(ids) > 1:
+        overflow.extend(ids)
+    return np.uint64(first) | (np.uint64(len(ids)) << np.uint64(32))
+
+
 def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
+    """Trie table: per slot ``[edge key, node id | has-children bit, entries]``."""
     parent = np.array([p for p, _ in nodes], dtype=np.int64)
     last = np.array([t for _, t in nodes], dtype=np.int64)
-    table = np.full(_table_size(len(nodes)), np.iinfo(np.uint64).max, dtype=np.uint64)
-    k.fill_node_table(parent, last, table)
+    has_children = np.zeros(len(nodes), dtype=np.uint64)
+    has_children[parent[parent >= 0]] = 1
+    node_word = np.arange(len(nodes), dtype=np.uint64) | (has_children << np.uint64(63))
+    ng_ids: list[int] = []
+    info = np.array([_entries_word(ids, ng_ids) if ids else 0 for ids in node_ids], dtype=np.uint64)
+    table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
+    k.fill_node_table(parent, last, node_word, info, table)
+    first_edges = int((parent < 0).sum())
+    words = 1 << max(0, (first_edges * FILTER_BITS_PER_EDGE // 64 - 1).bit_length())
+    ng_filter = np.zeros(words, dtype=np.uint64)
+    k.fill_edge_filter(parent, last, ng_filter)
     has_next = np.zeros(max(n_tokens, 1), dtype=np.bool_)
     has_next[-(parent[parent < 0] + 1)] = True
-    ng_off, ng_ids = _ranges(node_ids)
-    return {"ng_table": table, "ng_parent": parent, "ng_last": last, "ng_off": ng_off, "ng_ids": ng_ids,
+    return {"ng_table": table, "ng_ids": np.array(ng_ids, dtype=np.int32), "ng_filter": ng_filter,
             "has_next": has_next}
 
 

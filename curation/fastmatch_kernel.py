@@ -115,25 +115,26 @@ def probe_token(h, head, buf, start, end, tok_table, tok_bytes, tok_off):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def node_hash(parent, token):
-    return mix64((np.uint64(parent) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(token + 1))
+def node_key(parent, token):
+    """Exact 64-bit key of a trie edge: parent (node id, or ``-(tid + 1)`` for a first
+    token) in the high half, the token id in the low half."""
+    return (np.uint64(parent + (1 << 31)) << np.uint64(32)) | np.uint64(token)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def find_child(parent, token, ng_table, ng_parent, ng_last):
-    """Trie node reached from ``parent`` by ``token``, or -1. Roots are ``-(tid + 1)``."""
-    h = node_hash(parent + (1 << 40), token)
-    want = h >> np.uint64(32)
+def find_child(parent, token, ng_table):
+    """Slot of the trie node reached from ``parent`` by ``token``, or -1.
+
+    A slot is ``[key, node id | has-children bit 63, entries]``."""
+    key = node_key(parent, token)
     size = ng_table.shape[0]
-    slot = home(h, size)
+    slot = home(mix64(key), size)
     while True:
-        key = ng_table[slot]
-        if key == EMPTY:
+        found = ng_table[slot, 0]
+        if found == key:
+            return slot
+        if found == EMPTY:
             return -1
-        if (key >> np.uint64(32)) == want:
-            node = np.int64(key & np.uint64(0xFFFFFFFF))
-            if ng_parent[node] == parent and ng_last[node] == token:
-                return node
         slot += 1
         if slot == size:
             slot = 0
@@ -197,8 +198,8 @@ def _grow(found, n_found, need):
 
 
 @numba.njit(cache=True, nogil=True)
-def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_parent, ng_last,
-                 ng_off, ng_ids, trigger, byte_class, dfa, dfa_out_off, dfa_out_ids):
+def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger,
+                 byte_class, dfa, dfa_out_off, dfa_out_ids):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -210,6 +211,8 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     spaced = np.empty(3 * longest + 2, dtype=np.uint8)
     tok_ids = np.empty(3 * longest + 3, dtype=np.int64)
     slots = np.empty(3 * longest + 3, dtype=np.int64)
+    edge = np.empty(3 * longest + 3, dtype=np.int64)
+    filter_bits = np.uint64(ng_filter.shape[0] * 64 - 1)
     found = np.empty(64, dtype=np.int32)
     for t in range(n_texts):
         n_found = 0
@@ -245,6 +248,15 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
                     word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
                     if j == 7:
                         head = word
+            # First trie edges of every position in a loop of their own: independent lookups,
+            # so their cache misses overlap. A bit filter answers most missing edges.
+            for i in range(1, n_tok - 2):
+                edge[i] = -1
+                tid, nxt = tok_ids[i], tok_ids[i + 1]
+                if tid >= 0 and nxt >= 0 and (tok_table[slots[i], 2] >> np.uint64(63)) != 0:
+                    bit = mix64(node_key(-(tid + 1), nxt)) >> np.uint64(20) & filter_bits
+                    if (ng_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
+                        edge[i] = find_child(-(tid + 1), nxt, ng_table)
             for i in range(1, n_tok - 1):
                 tid = tok_ids[i]
                 if tid < 0:
@@ -261,21 +273,31 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
                     for k in range(first, first + count):
                         found[n_found] = uni_ids[k]
                         n_found += 1
-                if (info >> np.uint64(63)) == 0:
+                if (info >> np.uint64(63)) == 0 or i >= n_tok - 2:
                     continue
                 node = -(tid + 1)
                 for j in range(i + 1, n_tok - 1):
                     if tok_ids[j] < 0:
                         break
-                    node = find_child(node, tok_ids[j], ng_table, ng_parent, ng_last)
-                    if node < 0:
+                    slot = edge[i] if j == i + 1 else find_child(node, tok_ids[j], ng_table)
+                    if slot < 0:
                         break
-                    a, b = ng_off[node], ng_off[node + 1]
-                    if n_found + b - a > found.shape[0]:
-                        found = _grow(found, n_found, b - a)
-                    for k in range(a, b):
-                        found[n_found] = ng_ids[k]
+                    node_word = ng_table[slot, 1]
+                    info = ng_table[slot, 2]
+                    count = np.int64(info >> np.uint64(32))
+                    first = np.int64(info & np.uint64(0xFFFFFFFF))
+                    if n_found + count > found.shape[0]:
+                        found = _grow(found, n_found, count)
+                    if count == 1:
+                        found[n_found] = first
                         n_found += 1
+                    else:
+                        for k in range(first, first + count):
+                            found[n_found] = ng_ids[k]
+                            n_found += 1
+                    if (node_word >> np.uint64(63)) == 0:
+                        break
+                    node = np.int64(node_word & np.uint64(0xFFFFFFFF))
             if run_dfa:
                 state = 0
                 for i in range(m):
@@ -314,11 +336,23 @@ def fill_token_table(tok_bytes, tok_off, info, table):
 
 
 @numba.njit(cache=True, nogil=True)
-def fill_node_table(ng_parent, ng_last, table):
+def fill_edge_filter(parent, last, bits):
+    """Set one bit per first-level trie edge (parent < 0): a clear bit means no such edge."""
+    mask = np.uint64(bits.shape[0] * 64 - 1)
+    for node in range(parent.shape[0]):
+        if parent[node] < 0:
+            bit = mix64(node_key(parent[node], last[node])) >> np.uint64(20) & mask
+            bits[bit >> np.uint64(6)] |= np.uint64(1) << (bit & np.uint64(63))
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_node_table(parent, last, node_word, info, table):
     size = table.shape[0]
-    for node in range(ng_parent.shape[0]):
-        h = node_hash(ng_parent[node] + (1 << 40), ng_last[node])
-        slot = home(h, size)
-        while table[slot] != EMPTY:
+    for node in range(parent.shape[0]):
+        key = node_key(parent[node], last[node])
+        slot = home(mix64(key), size)
+        while table[slot, 0] != EMPTY:
             slot = slot + 1 if slot + 1 < size else 0
-        table[slot] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(node)
+        table[slot, 0] = key
+        table[slot, 1] = node_word[node]
+        table[slot, 2] = info[node]

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from curation.counting import add_sparse
+
 log = logging.getLogger(__name__)
 
 
@@ -71,8 +73,7 @@ def sum_sparse(spark, items: Iterable, read: Callable, size: int, description: s
     def add_one(acc, item):
         ids, counts = read(item)
         acc = np.zeros(size, dtype=np.int64) if acc is None else acc
-        np.add.at(acc, ids, counts)
-        return acc
+        return add_sparse(acc, ids, counts)
 
     def combine(a, b):
         if a is None or b is None:

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): inputs are generated once into ``.bench/``."""

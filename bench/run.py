@@ -1,0 +1,187 @@
+"""``make bench``: matcher, count/balance and end-to-end throughput, printed and written as JSON.
+
+    .venv/bin/python -m bench.run [--out .bench/results.json] [--texts N] [--skip-e2e]
+
+Single-core numbers are taken with the process pinned to one CPU; the two engines run on
+the same texts in the same process, so their ratio is what counts.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.inputs import describe, ensure_inputs
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH = 50_000
+
+
+def pin_one_core() -> None:
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def bench_matcher(entries: list[str], texts: pa.Array, index_path: Path) -> tuple[dict, list]:
+    from curation.matching import AhoCorasickMatcher, Matcher
+
+    matcher, build_s = timed(Matcher, entries)
+    matcher.save(str(index_path))
+    matcher = Matcher.load(str(index_path))
+    matcher.match_arrow(texts.slice(0, 1000))  # compile / load the kernel first
+    batches = [texts.slice(i, BATCH) for i in range(0, len(texts), BATCH)]
+    ours, ours_s = timed(lambda: [matcher.match_arrow(b) for b in batches])
+    py_texts = texts.to_pylist()
+    ac, ac_build_s = timed(AhoCorasickMatcher, entries)
+    theirs, ac_s = timed(ac.match_batch, py_texts)
+    ours_lists = [ids for b in ours for ids in b.to_pylist()]
+    mismatches = sum(1 for a, b in zip(ours_lists, theirs) if a != b)
+    n = len(texts)
+    return {
+        "texts": n,
+        "ours_texts_per_s": round(n / ours_s),
+        "pyahocorasick_texts_per_s": round(n / ac_s),
+        "speedup": round(ac_s / ours_s, 2),
+        "identical_results": mismatches == 0,
+        "mismatched_texts": mismatches,
+        "mean_matches_per_text": round(sum(len(x) for x in ours_lists) / n, 2),
+        "build_s": round(build_s, 2),
+        "pyahocorasick_build_s": round(ac_build_s, 2),
+        "index_mb": round(index_path.stat().st_size / 2**20, 1),
+    }, ours
+
+
+def bench_load(index_path: Path) -> dict:
+    """Load time and peak RSS of a fresh worker that maps the index and matches a shard."""
+    code = ("import time, resource, sys, pyarrow.parquet as pq\n"
+            "from curation.matching import Matcher\n"
+            "t = time.perf_counter(); m = Matcher.load(sys.argv[1]); load = time.perf_counter() - t\n"
+            "texts = pq.read_table(sys.argv[2])['text']; m.match_arrow(texts)\n"
+            "print(load, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    shard = sorted((REPO / ".bench" / "pool").glob("*.parquet"))[0]
+    out = subprocess.run([sys.executable, "-c", code, str(index_path), str(shard)], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.split()
+    return {"load_s": round(float(out[0]), 3), "worker_peak_rss_mb": round(int(out[1]) / 1024, 1)}
+
+
+def bench_count_balance(matched: list[pa.Array], n_entries: int) -> dict:
+    from curation.balancing import entry_probabilities, keep_mask
+    from curation.counting import add_sparse, sparse_counts
+
+    rows = sum(len(m) for m in matched)
+    counts = np.zeros(n_entries, dtype=np.int64)
+
+    def count_all():
+        for m in matched:
+            add_sparse(counts, *sparse_counts(m))
+
+    sparse_counts(matched[0].slice(0, 10))  # compile first
+    _, count_s = timed(count_all)
+    p = entry_probabilities(counts, 1000)
+    keys = [pa.array([f"t{i}" for i in range(len(m))]) for m in matched]
+    keep_mask(keys[0].slice(0, 10), matched[0].slice(0, 10), p, 0)
+    _, balance_s = timed(lambda: [keep_mask(k, m, p, 0) for k, m in zip(keys, matched)])
+    return {"count_texts_per_s": round(rows / count_s), "balance_texts_per_s": round(rows / balance_s)}
+
+
+def _plain_match(args):
+    from curation.lineage import match_params
+    from curation.matcher_cache import metadata_matcher
+    from curation.metadata_io import load_metadata
+    from curation.stages import ShardTask, match_shard
+
+    task, out, metadata_url = args
+    metadata = load_metadata(metadata_url)
+    matcher = metadata_matcher(metadata, "metaclip-v2", "en")
+    return match_shard(ShardTask(*task), out, matcher, "text", match_params(metadata.sha256, "metaclip-v2", "text"))
+
+
+def _plain_balance(args):
+    from curation.stages import balance_shard
+
+    name, matched_dir, curated_dir, p = args
+    return balance_shard(name, matched_dir, curated_dir, p, 0, {"t": 20000})
+
+
+def bench_plain(paths: dict, work: Path) -> float:
+    """The same library code on the same shards with two plain processes (no Spark)."""
+    import shutil
+
+    from curation.balancing import entry_probabilities
+    from curation.counting import add_sparse
+    from curation.stages import plan_pool_shards, read_sparse_counts
+
+    shutil.rmtree(work, ignore_errors=True)
+    tasks = plan_pool_shards(str(paths["pool"]))
+    start = time.perf_counter()
+    with get_context("spawn").Pool(2) as pool:
+        stats = pool.map(_plain_match, [((t.name, t.source), str(work / "matched"), str(paths["metadata"]))
+                                        for t in tasks], chunksize=1)
+        n = len(json.loads(paths["metadata"].read_text(encoding="utf-8")))
+        counts = np.zeros(n, dtype=np.int64)
+        for s in stats:
+            add_sparse(counts, *read_sparse_counts(str(work / "matched" / "_counts" / f"{s['shard']}.parquet")))
+        p = entry_probabilities(counts, 20000)
+        pool.map(_plain_balance, [(s["shard"], str(work / "matched"), str(work / "curated"), p) for s in stats],
+                 chunksize=1)
+    return time.perf_counter() - start
+
+
+def bench_spark(paths: dict, work: Path) -> dict:
+    cmd = [str(REPO / ".venv" / "bin" / "curate"), "curate", "--pool", str(paths["pool"]), "--metadata",
+           str(paths["metadata"]), "--out", str(work), "--t", "20000", "--master", "local[2]", "--overwrite",
+           "--conf", "spark.ui.enabled=false"]
+    _, wall = timed(subprocess.run, cmd, **{"check": True, "capture_output": True, "cwd": REPO})
+    card = json.loads((work / "datacard.json").read_text())
+    return {"wall_s": round(wall, 2), "stages_s": card["timings_s"], "pool_rows": card["pool_rows"],
+            "curated_rows": card["curated_rows"]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(REPO / ".bench" / "results.json"))
+    ap.add_argument("--skip-e2e", action="store_true", help="only the single-core numbers")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("CURATION_CACHE", str(REPO / ".bench" / "cache"))
+    paths = ensure_inputs(REPO / ".bench")
+    entries = json.loads(paths["metadata"].read_text(encoding="utf-8"))
+    texts = pq.read_table(paths["texts"])["text"].combine_chunks()
+    results = {"inputs": describe(paths), "machine": {"cpus": os.cpu_count()}}
+    if not args.skip_e2e:
+        # Two-process runs first, while this process still may use both cores.
+        from curation.matcher_cache import metadata_matcher
+        from curation.metadata_io import load_metadata
+
+        metadata_matcher(load_metadata(str(paths["metadata"])), "metaclip-v2", "en")  # build the node's index once
+        plain_s = bench_plain(paths, REPO / ".bench" / "out-plain")
+        spark = bench_spark(paths, REPO / ".bench" / "out-spark")
+        spark_s = sum(spark["stages_s"].values())
+        results["end_to_end_local2"] = {"plain_2proc_s": round(plain_s, 2), "spark": spark,
+                                        "spark_texts_per_s": round(len(texts) / spark_s),
+                                        "plain_texts_per_s": round(len(texts) / plain_s),
+                                        "spark_vs_plain": round(plain_s / spark_s, 3)}
+    pin_one_core()
+    matcher, matched = bench_matcher(entries, texts, REPO / ".bench" / "index.idx")
+    results["matcher_one_core"] = matcher
+    results["matcher_index"] = bench_load(REPO / ".bench" / "index.idx")
+    results["count_balance_one_core"] = bench_count_balance(matched, len(entries))
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
