@@ -144,7 +144,8 @@ def bench_spark(paths: dict, work: Path) -> dict:
     cmd = [str(REPO / ".venv" / "bin" / "curate"), "curate", "--pool", str(paths["pool"]), "--metadata",
            str(paths["metadata"]), "--out", str(work), "--t", "20000", "--master", "local[2]", "--overwrite",
            "--conf", "spark.ui.enabled=false"]
-    _, wall = timed(subprocess.run, cmd, **{"check": True, "capture_output": True, "cwd": REPO})
+    env = {**os.environ, "PYSPARK_PYTHON": str(REPO / ".venv" / "bin" / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
+    _, wall = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env))
     card = json.loads((work / "datacard.json").read_text())
     return {"wall_s": round(wall, 2), "stages_s": card["timings_s"], "pool_rows": card["pool_rows"],
             "curated_rows": card["curated_rows"]}

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from curation.storage import StorageOptions
 from curation.variants import DEFAULT_VARIANT
 
 
@@ -11,6 +12,7 @@ class SparkOptions:
 
     master: str | None = None
     conf: dict = field(default_factory=dict)
+    storage: StorageOptions = field(default_factory=StorageOptions)
 
 
 @dataclass

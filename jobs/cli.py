@@ -11,10 +11,21 @@ import time
 
 from curation.config import BalanceConfig, CountConfig, MatchConfig, SparkOptions
 from curation.errors import CurationError
+from curation.storage import StorageOptions
+from curation.storage import apply as storage_apply
 from curation.variants import DEFAULT_VARIANT, VARIANTS
 from jobs import metadata_cli
 
 log = logging.getLogger("curate")
+
+
+DEFAULTS = {"master": None, "conf": {}, "text_column": "text", "variant": DEFAULT_VARIANT, "default_lang": "en",
+            "t": 20000.0, "seed": 0, "reference_lang": "en", "overwrite": False, "metadata": None,
+            "s3_endpoint": None, "s3_profile": None, "s3_region": None}
+REQUIRED = {"match": ("pool", "metadata", "out"), "curate": ("pool", "metadata", "out"), "count": ("out",),
+            "balance": ("out",)}
+YAML_SECTIONS = ("spark", "storage", "match", "count", "balance")
+S = argparse.SUPPRESS
 
 
 def _conf_pair(text: str) -> tuple[str, str]:
@@ -24,29 +35,34 @@ def _conf_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _spark_args(p: argparse.ArgumentParser) -> None:
+def _common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML file describing the run; flags given here override it")
+    p.add_argument("--out", default=S, help="run folder for all outputs, local or s3://")
     g = p.add_argument_group("Spark")
-    g.add_argument("--master", default=None,
-                   help="Spark master URL (default: spark-submit's --master, else local[*])")
-    g.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE",
+    g.add_argument("--master", default=S, help="Spark master URL (default: spark-submit's --master, else local[*])")
+    g.add_argument("--conf", action="append", type=_conf_pair, default=S, metavar="KEY=VALUE",
                    help="Spark configuration, repeatable (e.g. --conf spark.executor.memory=4g)")
+    g = p.add_argument_group("Storage (credentials come from the AWS environment or profile, never from flags)")
+    g.add_argument("--s3-endpoint", default=S, help="S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL)")
+    g.add_argument("--s3-profile", default=S, help="AWS profile (default: $AWS_PROFILE)")
+    g.add_argument("--s3-region", default=S, help="AWS region (default: $AWS_REGION)")
 
 
 def _match_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pool", required=True, help="folder of pool shards (Parquet or JSONL), local or s3://")
-    p.add_argument("--metadata", required=True,
+    p.add_argument("--pool", default=S, help="folder of pool shards (Parquet or JSONL), local or s3://")
+    p.add_argument("--metadata", default=S,
                    help="metadata list (JSON list of strings, or one entry a line), or a folder of <lang>.json lists")
-    p.add_argument("--text-column", default="text", help="column holding the alt-text (default: text)")
-    p.add_argument("--variant", default=DEFAULT_VARIANT, choices=sorted(VARIANTS),
+    p.add_argument("--text-column", default=S, help="column holding the alt-text (default: text)")
+    p.add_argument("--variant", default=S, choices=sorted(VARIANTS),
                    help=f"matching variant (default: {DEFAULT_VARIANT})")
-    p.add_argument("--default-lang", default="en",
+    p.add_argument("--default-lang", default=S,
                    help="per-language metadata folder: list for texts whose lang has none (default: en)")
 
 
 def _balance_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--t", type=float, default=20000, help="balancing threshold t (default: 20000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the hash coin (default: 0)")
-    p.add_argument("--reference-lang", default="en",
+    p.add_argument("--t", type=float, default=S, help="balancing threshold t (default: 20000)")
+    p.add_argument("--seed", type=int, default=S, help="seed of the hash coin (default: 0)")
+    p.add_argument("--reference-lang", default=S,
                    help="per-language metadata: the language that gets --t; others match its tail proportion")
 
 
@@ -62,32 +78,71 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, (help_text, adders) in specs.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--out", required=True, help="run folder for all outputs, local or s3://")
+        _common_args(p)
         if name == "count":
-            p.add_argument("--metadata", default=None, help="metadata list (default: the one match used)")
+            p.add_argument("--metadata", default=S, help="metadata list (default: the one match used)")
         for add in adders:
             add(p)
         if name != "count":
-            p.add_argument("--overwrite", action="store_true", help="discard this stage's earlier outputs first")
-        _spark_args(p)
+            p.add_argument("--overwrite", action="store_true", default=S, help="discard this stage's earlier outputs")
     rp = sub.add_parser("report", help="write report.html (plots and tables) from a run's data card",
                         description="Write report.html and report/*.png from datacard.json and the entry counts.")
     rp.add_argument("--out", required=True, help="run folder holding datacard.json")
+    st = sub.add_parser("status", help="what is done and what is missing in a run folder",
+                        description="Shards done/total per stage, missing shards, rows so far.")
+    st.add_argument("--out", required=True, help="run folder")
+    st.add_argument("--s3-endpoint", default=None)
     metadata_cli.add_parser(sub)
     return parser
 
 
-def _configs(args) -> dict:
-    out = {"spark": SparkOptions(master=args.master, conf=dict(args.conf))}
-    if args.command in ("match", "curate"):
-        out["match"] = MatchConfig(pool=args.pool, metadata=args.metadata, out=args.out,
-                                   text_column=args.text_column, variant=args.variant,
-                                   default_lang=args.default_lang, overwrite=args.overwrite)
-    if args.command in ("count", "curate"):
-        out["count"] = CountConfig(out=args.out, metadata=getattr(args, "metadata", None))
-    if args.command in ("balance", "curate"):
-        out["balance"] = BalanceConfig(out=args.out, t=args.t, seed=args.seed, reference_lang=args.reference_lang,
-                                       overwrite=args.overwrite)
+def load_yaml_config(path: str) -> dict:
+    """Flatten a run YAML: top-level keys are flag names (``-`` or ``_``); the sections
+    ``spark``, ``storage``, ``match``, ``count``, ``balance`` may group them."""
+    import yaml
+
+    from curation.io import read_bytes
+
+    raw = yaml.safe_load(read_bytes(path)) or {}
+    if not isinstance(raw, dict):
+        raise CurationError(f"{path}: a run config is a YAML mapping of option names to values")
+    flat: dict = {}
+    for key, value in raw.items():
+        if key in YAML_SECTIONS and isinstance(value, dict) and key != "conf":
+            flat.update({k.replace("-", "_"): v for k, v in value.items()})
+        else:
+            flat[key.replace("-", "_")] = value
+    unknown = sorted(set(flat) - set(DEFAULTS) - {"pool", "out"})
+    if unknown:
+        raise CurationError(f"{path}: unknown options {', '.join(unknown)}")
+    return flat
+
+
+def resolve(args) -> dict:
+    """Defaults, then the YAML file, then the flags given on the command line."""
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    if "conf" in given:
+        given["conf"] = dict(given["conf"])
+    values = {**DEFAULTS, **(load_yaml_config(args.config) if args.config else {}), **given}
+    values["conf"] = {str(k): str(v) for k, v in (values.get("conf") or {}).items()}
+    missing = [k for k in REQUIRED[args.command] if not values.get(k)]
+    if missing:
+        raise CurationError(f"curate {args.command}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
+                            " (on the command line or in --config)")
+    return values
+
+
+def _configs(command: str, v: dict) -> dict:
+    storage = StorageOptions.from_env(v["s3_endpoint"], v["s3_profile"], v["s3_region"])
+    out = {"spark": SparkOptions(master=v["master"], conf=v["conf"], storage=storage)}
+    if command in ("match", "curate"):
+        out["match"] = MatchConfig(pool=v["pool"], metadata=v["metadata"], out=v["out"], text_column=v["text_column"],
+                                   variant=v["variant"], default_lang=v["default_lang"], overwrite=v["overwrite"])
+    if command in ("count", "curate"):
+        out["count"] = CountConfig(out=v["out"], metadata=v["metadata"])
+    if command in ("balance", "curate"):
+        out["balance"] = BalanceConfig(out=v["out"], t=float(v["t"]), seed=int(v["seed"]),
+                                       reference_lang=v["reference_lang"], overwrite=v["overwrite"])
     return out
 
 
@@ -97,15 +152,16 @@ def run(command: str, configs: dict) -> dict | None:
     from jobs.spark import get_spark
 
     spark_opts = configs["spark"]
+    storage_apply(spark_opts.storage)
     spark = get_spark(spark_opts.master, f"curate {command}", spark_opts.conf)
     timings: dict = {}
     for stage, fn in (("match", runner.run_match), ("count", runner.run_count)):
         if stage in configs:
             start = time.monotonic()
-            fn(spark, configs[stage])
+            fn(spark, configs[stage], storage=spark_opts.storage)
             timings[stage] = round(time.monotonic() - start, 3)
     if "balance" in configs:
-        return runner.run_balance(spark, configs["balance"], timings)
+        return runner.run_balance(spark, configs["balance"], timings, storage=spark_opts.storage)
     return None
 
 
@@ -134,14 +190,27 @@ def main(argv: list[str] | None = None) -> int:
             return metadata_cli.run(args)
         if args.command == "report":
             return _report(args.out)
-        card = run(args.command, _configs(args))
+        if args.command == "status":
+            return _status(args)
+        values = resolve(args)
+        card = run(args.command, _configs(args.command, values))
     except CurationError as exc:
         log.error("%s", exc)
         return 2
     if card is not None:
-        print_summary(card, args.out)
+        print_summary(card, values["out"])
     if args.command == "curate":
-        return _report(args.out)
+        return _report(values["out"])
+    return 0
+
+
+def _status(args) -> int:
+    import json
+
+    from curation.status import run_status
+
+    storage_apply(StorageOptions.from_env(args.s3_endpoint))
+    sys.stdout.write(json.dumps(run_status(args.out), indent=2) + "\n")
     return 0
 
 

@@ -24,6 +24,7 @@ from curation.stages import (
     plan_stage_shards,
     read_sparse_counts,
 )
+from curation.status import MANIFEST
 from curation.summary import build_datacard, read_entry_counts, write_datacard, write_entry_counts
 from curation.variants import get_variant
 from jobs.spark import map_shards, sum_sparse
@@ -31,7 +32,6 @@ from metadata.build import source_ranges
 from metadata.manifest import manifest_url
 
 log = logging.getLogger("curate")
-MANIFEST = "_manifest.json"
 
 
 @lru_cache(maxsize=2)
@@ -62,7 +62,7 @@ def _raise_errors(results: list[dict]) -> list[dict]:
     return results
 
 
-def run_match(spark, cfg: MatchConfig) -> list[dict]:
+def run_match(spark, cfg: MatchConfig, storage=None) -> list[dict]:
     """Match every pool shard; returns the per-shard stats."""
     get_variant(cfg.variant)  # fail on the driver, before any task starts
     metadata = load_metadata(cfg.metadata)
@@ -80,7 +80,7 @@ def run_match(spark, cfg: MatchConfig) -> list[dict]:
                                                  "pool": cfg.pool, "shards": len(tasks)})
     start = time.monotonic()
     stats = _raise_errors(map_shards(spark, partial(_match_task, matched_dir, metadata.source, params), tasks,
-                                     "match"))
+                                     "match", storage, rows_key="pool_rows"))
     _log_stage("match", stats, time.monotonic() - start, "pool_rows")
     return stats
 
@@ -115,7 +115,7 @@ def _finished_match_shards(out: str, manifest: dict) -> list[str]:
     return names
 
 
-def run_count(spark, cfg: CountConfig):
+def run_count(spark, cfg: CountConfig, storage=None):
     """Sum per-shard counts into ``entry_counts.parquet`` and ``entry_counts.json``."""
     manifest = _matched_manifest(cfg.out)
     params = manifest["params"]
@@ -126,7 +126,7 @@ def run_count(spark, cfg: CountConfig):
     names = _finished_match_shards(cfg.out, manifest)
     start = time.monotonic()
     urls = [layout.counts_url(matched_dir, name) for name in names]
-    counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count")
+    counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count", storage)
     write_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), join(cfg.out, layout.ENTRY_COUNTS_JSON),
                        metadata, counts, params)
     log.info("count: %d shards, %d entries matched in %.1f s", len(names), int((counts > 0).sum()),
@@ -141,7 +141,7 @@ def _balance_task(matched_dir, curated_dir, p_broadcast, seed, params, name):
         return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
 
 
-def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
+def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=None) -> dict:
     """Balance the matched shards under ``out``; write ``curated/`` and ``datacard.json``."""
     manifest = _matched_manifest(cfg.out)
     metadata = load_metadata(manifest["metadata"])
@@ -161,13 +161,14 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None) -> dict:
     start = time.monotonic()
     p = spark.sparkContext.broadcast(segment_probabilities(counts, metadata.segments, thresholds))
     task = partial(_balance_task, matched_dir, curated_dir, p, cfg.seed, params)
-    stats = _raise_errors(map_shards(spark, task, names, "balance"))
+    stats = _raise_errors(map_shards(spark, task, names, "balance", storage, rows_key="matched_rows"))
     kept = sum_sparse(spark, [layout.counts_url(curated_dir, n) for n in names], read_sparse_counts,
-                      len(counts), "count curated")
+                      len(counts), "count curated", storage)
     p.unpersist()
     write_parquet_atomic(join(cfg.out, layout.CURATED_COUNTS), counts_table(np.arange(len(kept)), kept))
     _log_stage("balance", stats, time.monotonic() - start, "matched_rows")
-    match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats")
+    match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats",
+                             storage)
     card = build_datacard(metadata=metadata, thresholds=thresholds, counts=counts, kept_counts=kept,
                           match_stats=match_stats,
                           curated_rows=sum(s["curated_rows"] for s in stats), params=params,
