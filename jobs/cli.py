@@ -6,6 +6,7 @@ runners receive those values, never the argparse namespace.
 
 import argparse
 import logging
+import os
 import sys
 import time
 
@@ -132,7 +133,15 @@ def resolve(args) -> dict:
     return values
 
 
+def absolute(url: str | None) -> str | None:
+    """Local paths made absolute on the driver: executors run in other folders."""
+    if url is None or "://" in url:
+        return url
+    return os.path.abspath(url)
+
+
 def _configs(command: str, v: dict) -> dict:
+    v = {**v, **{k: absolute(v.get(k)) for k in ("pool", "metadata", "out")}}
     storage = StorageOptions.from_env(v["s3_endpoint"], v["s3_profile"], v["s3_region"])
     out = {"spark": SparkOptions(master=v["master"], conf=v["conf"], storage=storage)}
     if command in ("match", "curate"):

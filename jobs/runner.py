@@ -56,9 +56,10 @@ def _raise_errors(results: list[dict]) -> list[dict]:
     """Raise one ``InputError`` listing every task's input error, if any."""
     failed = [r for r in results if "error" in r]
     if failed:
-        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        messages = list(dict.fromkeys(r["error"] for r in failed))
+        more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
         kind = LineageError if all(r["lineage"] for r in failed) else InputError
-        raise kind("; ".join(r["error"] for r in failed[:5]) + more)
+        raise kind("; ".join(messages[:5]) + more)
     return results
 
 

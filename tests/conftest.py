@@ -16,9 +16,28 @@ os.environ["CURATION_CACHE"] = tempfile.mkdtemp(prefix="curation-test-cache-")
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("curation-tests")
+    # local[2,4]: two cores, and a failed task is tried up to 4 times (as on a cluster).
+    session = (SparkSession.builder.master("local[2,4]").appName("curation-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "4").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    from tests.services import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(tmp_path_factory):
+    from tests.services import SparkCluster
+
+    cluster = SparkCluster(tmp_path_factory.mktemp("spark-cluster"))
+    yield cluster
+    cluster.stop()

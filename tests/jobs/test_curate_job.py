@@ -3,7 +3,6 @@ across shardings, cores and reruns, every row accounted for, clear errors."""
 
 import json
 import os
-import random
 import subprocess
 import sys
 from collections import Counter
@@ -16,21 +15,7 @@ from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.errors import InputError, LineageError
 from curation.matching import Matcher
 from jobs import cli, runner
-from tests.helpers import write_metadata, write_pool
-
-VOCAB = ["dog", "cat", "hot dog", "photo", "logo", "red", "car", "beach", "sunset", "猫", "tree", "Dog"]
-FILLER = ["a", "the", "on", "with", "my", "of", ",", ".", "!", "\t"]
-
-
-def make_rows(n: int, seed: int = 0) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        words = rng.choices(VOCAB[:4], k=rng.randint(0, 2)) + rng.choices(VOCAB, k=rng.randint(0, 2))
-        words += rng.choices(FILLER, k=rng.randint(0, 3))
-        rng.shuffle(words)
-        rows.append({"url": f"http://img/{i}.jpg", "text": " ".join(words), "lang": "en", "n": i})
-    return rows
+from tests.helpers import VOCAB, make_rows, write_metadata, write_pool
 
 
 def read_dir(folder: Path) -> list[dict]:
