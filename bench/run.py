@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -97,46 +98,68 @@ def bench_count_balance(matched: list[pa.Array], n_entries: int) -> dict:
     return {"count_texts_per_s": round(rows / count_s), "balance_texts_per_s": round(rows / balance_s)}
 
 
-def _plain_match(args):
+@lru_cache(maxsize=1)
+def _plain_matcher(metadata_url: str):
+    """One matcher per process, as a Spark Python worker keeps one."""
     from curation.lineage import match_params
     from curation.matcher_cache import metadata_matcher
     from curation.metadata_io import load_metadata
-    from curation.stages import ShardTask, match_shard
+
+    metadata = load_metadata(metadata_url)
+    return metadata_matcher(metadata, "metaclip-v2", "en"), match_params(metadata.sha256, "metaclip-v2", "text")
+
+
+def _plain_match(args):
+    from curation.stages import ShardTask, match_shard_counts
 
     task, out, metadata_url = args
-    metadata = load_metadata(metadata_url)
-    matcher = metadata_matcher(metadata, "metaclip-v2", "en")
-    return match_shard(ShardTask(*task), out, matcher, "text", match_params(metadata.sha256, "metaclip-v2", "text"))
+    matcher, params = _plain_matcher(metadata_url)
+    return match_shard_counts(ShardTask(*task), out, matcher, "text", params)
 
 
 def _plain_balance(args):
-    from curation.stages import balance_shard
+    from curation.stages import balance_shard_counts
 
     name, matched_dir, curated_dir, p = args
-    return balance_shard(name, matched_dir, curated_dir, p, 0, {"t": 20000})
+    return balance_shard_counts(name, matched_dir, curated_dir, p, 0, {"t": 20000})
 
 
 def bench_plain(paths: dict, work: Path) -> float:
-    """The same library code on the same shards with two plain processes (no Spark)."""
+    """The same library code on the same shards with two plain processes (no Spark), and
+    the same driver-side work (entry counts, data card)."""
     import shutil
 
     from curation.balancing import entry_probabilities
     from curation.counting import add_sparse
-    from curation.stages import plan_pool_shards, read_sparse_counts
+    from curation.lineage import balance_params, match_params
+    from curation.metadata_io import load_metadata
+    from curation.stages import plan_pool_shards
+    from curation.summary import build_datacard, write_datacard, write_entry_counts
 
     shutil.rmtree(work, ignore_errors=True)
-    tasks = plan_pool_shards(str(paths["pool"]))
     start = time.perf_counter()
+    metadata = load_metadata(str(paths["metadata"]))
+    tasks = plan_pool_shards(str(paths["pool"]))
     with get_context("spawn").Pool(2) as pool:
-        stats = pool.map(_plain_match, [((t.name, t.source), str(work / "matched"), str(paths["metadata"]))
-                                        for t in tasks], chunksize=1)
-        n = len(json.loads(paths["metadata"].read_text(encoding="utf-8")))
-        counts = np.zeros(n, dtype=np.int64)
-        for s in stats:
-            add_sparse(counts, *read_sparse_counts(str(work / "matched" / "_counts" / f"{s['shard']}.parquet")))
+        results = pool.map(_plain_match, [((t.name, t.source), str(work / "matched"), str(paths["metadata"]))
+                                          for t in tasks], chunksize=1)
+        counts = np.zeros(len(metadata), dtype=np.int64)
+        for _, ids, c in results:
+            add_sparse(counts, ids, c)
+        params = match_params(metadata.sha256, "metaclip-v2", "text")
+        write_entry_counts(str(work / "entry_counts.parquet"), str(work / "entry_counts.json"), metadata, counts,
+                           params)
         p = entry_probabilities(counts, 20000)
-        pool.map(_plain_balance, [(s["shard"], str(work / "matched"), str(work / "curated"), p) for s in stats],
-                 chunksize=1)
+        balanced = pool.map(_plain_balance, [(s["shard"], str(work / "matched"), str(work / "curated"), p)
+                                             for s, _, _ in results], chunksize=1)
+    kept = np.zeros(len(metadata), dtype=np.int64)
+    for _, ids, c in balanced:
+        add_sparse(kept, ids, c)
+    curated_rows = sum(s["curated_rows"] for s, _, _ in balanced)
+    card = build_datacard(metadata=metadata, thresholds={"": 20000}, counts=counts, kept_counts=kept,
+                          match_stats=[s for s, _, _ in results], curated_rows=curated_rows,
+                          params=balance_params(params, 20000, 0), timings={})
+    write_datacard(str(work / "datacard.json"), card)
     return time.perf_counter() - start
 
 

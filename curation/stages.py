@@ -6,6 +6,7 @@ done marker exists; the marker is written last and holds the shard's stats and t
 parameters it was made with, so a rerun skips done shards and refuses mismatched ones.
 """
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -68,10 +69,18 @@ def match_shard(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, tex
     """Match one pool shard and write its matched rows, counts, rejects and done marker.
 
     Each text is matched against its ``lang`` column's list when the metadata has several.
+    Returns the shard's stats (``skipped`` when it was done already).
     """
+    return match_shard_counts(task, matched_dir, matcher, text_column, params)[0]
+
+
+def match_shard_counts(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, text_column: str,
+                       params: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``match_shard``, also returning the shard's sparse entry counts (ids, counts)."""
     done = finished(matched_dir, task.name, params)
     if done is not None:
-        return {**done, "skipped": True}
+        return ({**done, "skipped": True}, *read_sparse_counts(layout.counts_url(matched_dir, task.name)))
+    start = time.monotonic()
     shard = read_pool_shard(task.source, text_column)
     langs = shard.table["lang"].combine_chunks() if "lang" in shard.table.column_names else None
     entry_ids, list_keys = matcher.match_arrow(shard.table[text_column].combine_chunks(), langs)
@@ -85,8 +94,9 @@ def match_shard(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, tex
     stats = _match_stats(task, shard, matched.num_rows, entry_ids, params)
     stats["rows_per_list"] = dict(Counter(list_keys))
     stats["matched_per_list"] = dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n))
+    stats["seconds"] = round(time.monotonic() - start, 3)
     write_json_atomic(layout.done_url(matched_dir, task.name), stats)
-    return {**stats, "skipped": False}
+    return {**stats, "skipped": False}, ids, counts
 
 
 def _match_stats(task: ShardTask, shard, matched_rows: int, entry_ids: pa.Array, params: dict) -> dict:
@@ -107,9 +117,16 @@ def _match_stats(task: ShardTask, shard, matched_rows: int, entry_ids: pa.Array,
 
 def balance_shard(name: str, matched_dir: str, curated_dir: str, p: np.ndarray, seed: int, params: dict) -> dict:
     """Keep each matched row of shard ``name`` by its hash coin; write kept rows and counts."""
+    return balance_shard_counts(name, matched_dir, curated_dir, p, seed, params)[0]
+
+
+def balance_shard_counts(name: str, matched_dir: str, curated_dir: str, p: np.ndarray, seed: int,
+                         params: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``balance_shard``, also returning the kept rows' sparse entry counts."""
     done = finished(curated_dir, name, params)
     if done is not None:
-        return {**done, "skipped": True}
+        return ({**done, "skipped": True}, *read_sparse_counts(layout.counts_url(curated_dir, name)))
+    start = time.monotonic()
     matched = read_parquet(layout.data_url(matched_dir, name))
     if matched.num_rows:
         mask = keep_mask(matched["key"], matched["entry_ids"], p, seed)
@@ -119,9 +136,10 @@ def balance_shard(name: str, matched_dir: str, curated_dir: str, p: np.ndarray, 
     ids, counts = sparse_counts(kept["entry_ids"]) if kept.num_rows else (np.zeros(0, np.int32),) * 2
     write_parquet_atomic(layout.data_url(curated_dir, name), kept)
     write_parquet_atomic(layout.counts_url(curated_dir, name), counts_table(ids, counts))
-    stats = {"shard": name, "matched_rows": matched.num_rows, "curated_rows": kept.num_rows, "params": params}
+    stats = {"shard": name, "matched_rows": matched.num_rows, "curated_rows": kept.num_rows, "params": params,
+             "seconds": round(time.monotonic() - start, 3)}
     write_json_atomic(layout.done_url(curated_dir, name), stats)
-    return {**stats, "skipped": False}
+    return {**stats, "skipped": False}, ids, counts
 
 
 def read_sparse_counts(url: str) -> tuple[np.ndarray, np.ndarray]:

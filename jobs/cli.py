@@ -164,13 +164,17 @@ def run(command: str, configs: dict) -> dict | None:
     storage_apply(spark_opts.storage)
     spark = get_spark(spark_opts.master, f"curate {command}", spark_opts.conf)
     timings: dict = {}
-    for stage, fn in (("match", runner.run_match), ("count", runner.run_count)):
-        if stage in configs:
-            start = time.monotonic()
-            fn(spark, configs[stage], storage=spark_opts.storage)
-            timings[stage] = round(time.monotonic() - start, 3)
+    matched = None
+    if "match" in configs:
+        start = time.monotonic()
+        matched = runner.run_match(spark, configs["match"], storage=spark_opts.storage)
+        timings["match"] = round(time.monotonic() - start, 3)
+    if "count" in configs:
+        start = time.monotonic()
+        runner.run_count(spark, configs["count"], storage=spark_opts.storage, matched=matched)
+        timings["count"] = round(time.monotonic() - start, 3)
     if "balance" in configs:
-        return runner.run_balance(spark, configs["balance"], timings, storage=spark_opts.storage)
+        return runner.run_balance(spark, configs["balance"], timings, storage=spark_opts.storage, matched=matched)
     return None
 
 

@@ -3,6 +3,7 @@ them with Spark, and write the pool-wide outputs. No algorithm lives here."""
 
 import logging
 import time
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
@@ -15,11 +16,11 @@ from curation.errors import CurationError, InputError, LineageError
 from curation.io import exists, join, read_json, remove, write_json_atomic, write_parquet_atomic
 from curation.lineage import balance_params, match_params
 from curation.matcher_cache import metadata_matcher
-from curation.metadata_io import load_metadata
+from curation.metadata_io import Metadata, load_metadata
 from curation.stages import (
-    balance_shard,
+    balance_shard_counts,
     check_params,
-    match_shard,
+    match_shard_counts,
     plan_pool_shards,
     plan_stage_shards,
     read_sparse_counts,
@@ -27,7 +28,7 @@ from curation.stages import (
 from curation.status import MANIFEST
 from curation.summary import build_datacard, read_entry_counts, write_datacard, write_entry_counts
 from curation.variants import get_variant
-from jobs.spark import map_shards, sum_sparse
+from jobs.spark import map_reduce_shards, map_shards, sum_sparse
 from metadata.build import source_ranges
 from metadata.manifest import manifest_url
 
@@ -43,13 +44,20 @@ def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: s
     return metadata_matcher(metadata, variant, default_lang)
 
 
+NO_COUNTS = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+
+
+def _error(exc: CurationError):
+    return {"error": str(exc), "lineage": isinstance(exc, LineageError)}, *NO_COUNTS
+
+
 def _match_task(matched_dir, metadata_url, params, task):
     try:
         matcher = worker_matcher(metadata_url, params["metadata_sha256"], params["variant"],
                                  params.get("default_lang", ""))
-        return match_shard(task, matched_dir, matcher, params["text_column"], params)
+        return match_shard_counts(task, matched_dir, matcher, params["text_column"], params)
     except CurationError as exc:  # bad input: report it, do not let Spark retry it
-        return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
+        return _error(exc)
 
 
 def _raise_errors(results: list[dict]) -> list[dict]:
@@ -63,8 +71,18 @@ def _raise_errors(results: list[dict]) -> list[dict]:
     return results
 
 
-def run_match(spark, cfg: MatchConfig, storage=None) -> list[dict]:
-    """Match every pool shard; returns the per-shard stats."""
+@dataclass
+class MatchResult:
+    """What the match stage hands to the next ones in the same run."""
+
+    stats: list[dict]
+    counts: np.ndarray
+    metadata: Metadata
+
+
+def run_match(spark, cfg: MatchConfig, storage=None) -> MatchResult:
+    """Match every pool shard; returns per-shard stats and the pool-wide counts, summed in
+    the same Spark job."""
     get_variant(cfg.variant)  # fail on the driver, before any task starts
     metadata = load_metadata(cfg.metadata)
     params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
@@ -80,10 +98,10 @@ def run_match(spark, cfg: MatchConfig, storage=None) -> list[dict]:
     _claim(join(matched_dir, MANIFEST), params, {"metadata": metadata.source, "entries": len(metadata),
                                                  "pool": cfg.pool, "shards": len(tasks)})
     start = time.monotonic()
-    stats = _raise_errors(map_shards(spark, partial(_match_task, matched_dir, metadata.source, params), tasks,
-                                     "match", storage, rows_key="pool_rows"))
-    _log_stage("match", stats, time.monotonic() - start, "pool_rows")
-    return stats
+    stats, counts = map_reduce_shards(spark, partial(_match_task, matched_dir, metadata.source, params), tasks,
+                                      "match", len(metadata), storage, rows_key="pool_rows")
+    _log_stage("match", _raise_errors(stats), time.monotonic() - start, "pool_rows")
+    return MatchResult(stats, counts, metadata)
 
 
 def _claim(manifest_url: str, params: dict, info: dict) -> None:
@@ -116,18 +134,22 @@ def _finished_match_shards(out: str, manifest: dict) -> list[str]:
     return names
 
 
-def run_count(spark, cfg: CountConfig, storage=None):
-    """Sum per-shard counts into ``entry_counts.parquet`` and ``entry_counts.json``."""
+def run_count(spark, cfg: CountConfig, storage=None, matched: MatchResult | None = None):
+    """Write ``entry_counts.parquet`` and ``entry_counts.json``: from the counts the match
+    stage of this run summed, or else by summing the per-shard count files."""
     manifest = _matched_manifest(cfg.out)
     params = manifest["params"]
-    metadata = load_metadata(cfg.metadata or manifest["metadata"])
+    metadata = matched.metadata if matched else load_metadata(cfg.metadata or manifest["metadata"])
     check_params({"metadata_sha256": metadata.sha256}, {"metadata_sha256": params["metadata_sha256"]},
                  metadata.source)
     matched_dir = join(cfg.out, layout.MATCHED)
     names = _finished_match_shards(cfg.out, manifest)
     start = time.monotonic()
-    urls = [layout.counts_url(matched_dir, name) for name in names]
-    counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count", storage)
+    if matched is not None:
+        counts = matched.counts
+    else:
+        urls = [layout.counts_url(matched_dir, name) for name in names]
+        counts = sum_sparse(spark, urls, read_sparse_counts, len(metadata), "count", storage)
     write_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), join(cfg.out, layout.ENTRY_COUNTS_JSON),
                        metadata, counts, params)
     log.info("count: %d shards, %d entries matched in %.1f s", len(names), int((counts > 0).sum()),
@@ -137,15 +159,18 @@ def run_count(spark, cfg: CountConfig, storage=None):
 
 def _balance_task(matched_dir, curated_dir, p_broadcast, seed, params, name):
     try:
-        return balance_shard(name, matched_dir, curated_dir, p_broadcast.value, seed, params)
+        return balance_shard_counts(name, matched_dir, curated_dir, p_broadcast.value, seed, params)
     except CurationError as exc:
-        return {"error": str(exc), "lineage": isinstance(exc, LineageError)}
+        return _error(exc)
 
 
-def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=None) -> dict:
-    """Balance the matched shards under ``out``; write ``curated/`` and ``datacard.json``."""
+def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=None,
+                matched: MatchResult | None = None) -> dict:
+    """Balance the matched shards under ``out``; write ``curated/`` and ``datacard.json``.
+
+    ``matched`` (the match stage of the same run) saves reading its stats back."""
     manifest = _matched_manifest(cfg.out)
-    metadata = load_metadata(manifest["metadata"])
+    metadata = matched.metadata if matched else load_metadata(manifest["metadata"])
     counts = read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
     params = balance_params(manifest["params"], cfg.t, cfg.seed)
     if metadata.per_language:
@@ -162,14 +187,13 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=
     start = time.monotonic()
     p = spark.sparkContext.broadcast(segment_probabilities(counts, metadata.segments, thresholds))
     task = partial(_balance_task, matched_dir, curated_dir, p, cfg.seed, params)
-    stats = _raise_errors(map_shards(spark, task, names, "balance", storage, rows_key="matched_rows"))
-    kept = sum_sparse(spark, [layout.counts_url(curated_dir, n) for n in names], read_sparse_counts,
-                      len(counts), "count curated", storage)
+    stats, kept = map_reduce_shards(spark, task, names, "balance", len(counts), storage, rows_key="matched_rows")
+    _raise_errors(stats)
     p.unpersist()
     write_parquet_atomic(join(cfg.out, layout.CURATED_COUNTS), counts_table(np.arange(len(kept)), kept))
     _log_stage("balance", stats, time.monotonic() - start, "matched_rows")
-    match_stats = map_shards(spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats",
-                             storage)
+    match_stats = matched.stats if matched else map_shards(
+        spark, read_json, [layout.done_url(matched_dir, n) for n in names], "read stats", storage)
     card = build_datacard(metadata=metadata, thresholds=thresholds, counts=counts, kept_counts=kept,
                           match_stats=match_stats,
                           curated_rows=sum(s["curated_rows"] for s in stats), params=params,

@@ -17,7 +17,7 @@ import numpy as np
 from curation.counting import add_sparse
 from curation.storage import apply as storage_apply
 from jobs.faults import Faults
-from jobs.progress import Progress
+from jobs.progress import PairAccumulator, Progress
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,10 @@ def _task(storage, faults, stage, fn, rows_acc, rows_key, item):
     storage_apply(storage)
     faults.before(stage, getattr(item, "name", str(item)))
     result = fn(item)
-    if rows_acc is not None and isinstance(result, dict) and not result.get("skipped") and rows_key in result:
-        rows_acc.add(result[rows_key])
+    stats = result[0] if isinstance(result, tuple) else result
+    if rows_acc is not None and isinstance(stats, dict):
+        rows = stats.get(rows_key, 0) if not stats.get("skipped") else 0
+        rows_acc.add((rows, 1))
     return result
 
 
@@ -71,8 +73,8 @@ def map_shards(spark, fn: Callable, items: list, description: str, storage=None,
     sc = spark.sparkContext
     group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
     sc.setJobGroup(group, f"{description} ({len(items)} shards)")
-    rows_acc = sc.accumulator(0) if rows_key else None
-    progress = Progress(sc, group, description, len(items), rows_acc) if rows_key else None
+    rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
+    progress = Progress(description, len(items), rows_acc) if rows_key else None
     task = partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
     if progress:
         progress.start()
@@ -83,6 +85,69 @@ def map_shards(spark, fn: Callable, items: list, description: str, storage=None,
             progress.stop()
         sc.setLocalProperty("spark.jobGroup.id", None)
         sc.setJobDescription(None)
+
+
+MAX_SHARDS_PER_TASK = 64
+
+
+def _partition_reduce(task, size, items):
+    """Run ``task`` on each item of a partition; yield (results, summed dense counts)."""
+    results, acc = [], None
+    for item in items:
+        result, ids, counts = task(item)
+        results.append(result)
+        if len(ids):
+            acc = add_sparse(np.zeros(size, dtype=np.int64) if acc is None else acc, ids, counts)
+    yield results, acc
+
+
+def _combine(a, b):
+    results = a[0] + b[0]
+    if a[1] is None or b[1] is None:
+        return results, (b[1] if a[1] is None else a[1])
+    return results, np.add(a[1], b[1], out=a[1])
+
+
+def map_reduce_shards(spark, fn: Callable, items: list, description: str, size: int, storage=None,
+                      rows_key: str | None = None) -> tuple[list, np.ndarray]:
+    """One task per item, ``fn(item) -> (result, ids, counts)``; returns the results in item
+    order and the sum of the sparse counts, added up in a tree within the same job.
+
+    Each partition adds its shards' counts into one dense vector and the vectors meet in a
+    ``treeReduce``, so the driver receives a handful of vectors whatever the shard count.
+    """
+    if not items:
+        return [], np.zeros(size, dtype=np.int64)
+    sc = spark.sparkContext
+    group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
+    sc.setJobGroup(group, f"{description} ({len(items)} shards)")
+    rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
+    progress = Progress(description, len(items), rows_acc) if rows_key else None
+    task = partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
+    if progress:
+        progress.start()
+    try:
+        # A few tasks per core, each running several shards in turn: fewer tasks cost less
+        # scheduling, and resume stays per shard (done markers). Up to 16 partial vectors
+        # are added up on the driver; more meet in a tree first.
+        partitions = min(len(items), max(4 * sc.defaultParallelism, -(-len(items) // MAX_SHARDS_PER_TASK)))
+        rdd = sc.parallelize(list(enumerate(items)), partitions)
+        indexed = partial(_indexed, task)
+        results, total = rdd.mapPartitions(partial(_partition_reduce, indexed, size)).treeReduce(
+            _combine, depth=1 if partitions <= 16 else 2)
+    finally:
+        if progress:
+            progress.stop()
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setJobDescription(None)
+    ordered = [result for _, result in sorted(results, key=lambda pair: pair[0])]
+    return ordered, np.zeros(size, dtype=np.int64) if total is None else total
+
+
+def _indexed(task, pair):
+    index, item = pair
+    result, ids, counts = task(item)
+    return (index, result), ids, counts
 
 
 def sum_sparse(spark, items: Iterable, read: Callable, size: int, description: str, storage=None) -> np.ndarray:

@@ -121,10 +121,10 @@ def test_bad_input_gives_clear_errors(spark, tmp_path, metadata, caplog):
 def test_rerun_resumes_and_refuses_other_metadata(spark, tmp_path, metadata, entries):
     pool = write_pool(tmp_path / "pool", make_rows(100), shards=2)
     cfg = MatchConfig(pool=str(pool), metadata=str(metadata), out=str(tmp_path / "out"))
-    first = runner.run_match(spark, cfg)
+    first = runner.run_match(spark, cfg).stats
     assert [s["skipped"] for s in first] == [False, False]
     (tmp_path / "out" / "matched" / "_done" / "00001.json").unlink()
-    again = runner.run_match(spark, cfg)
+    again = runner.run_match(spark, cfg).stats
     assert [s["skipped"] for s in again] == [True, False]
     other = write_metadata(tmp_path / "other.json", entries + ["extra"])
     with pytest.raises(LineageError, match="metadata_sha256"):

@@ -98,7 +98,7 @@ def test_killed_driver_resumes_without_redoing_done_shards(spark, tmp_path, meta
     # A killed writer leaves at most hidden temporaries: every final name is a whole Parquet file.
     for path in (out / "matched").glob("[0-9]*.parquet"):
         assert pq.read_table(path).num_rows >= 0
-    stats = runner.run_match(spark, MatchConfig(pool=str(pool), metadata=str(metadata), out=str(out)))
+    stats = runner.run_match(spark, MatchConfig(pool=str(pool), metadata=str(metadata), out=str(out))).stats
     assert sorted(s["shard"] for s in stats if s["skipped"]) == sorted(n[:-5] for n in before)
     assert {p.name: p.stat().st_mtime_ns for p in done_dir.glob("*.json") if p.name in before} == before
     runner.run_count(spark, CountConfig(out=str(out)))
