@@ -7,12 +7,16 @@ moved into place, so no partial file is ever visible under a final name.
 
 import io
 import json
+import os
 import posixpath
+import tempfile
 import uuid
+from contextlib import contextmanager
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from curation.errors import InputError
 
@@ -105,3 +109,26 @@ def remove(url: str) -> None:
     fs, path = get_fs(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+
+
+@contextmanager
+def open_atomic(url: str):
+    """A binary file to write ``url`` through: a hidden temporary beside it (local) or a
+    local temporary uploaded in one piece (object stores), moved into place on success."""
+    fs, path = get_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        folder, name = posixpath.split(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+        try:
+            with open(tmp, "wb") as f:
+                yield f
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    with tempfile.NamedTemporaryFile(suffix=".part") as f:
+        yield f
+        f.flush()
+        fs.put_file(f.name, path)  # one PUT: the object appears whole or not at all

@@ -93,8 +93,52 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Shards done/total per stage, missing shards, rows so far.")
     st.add_argument("--out", required=True, help="run folder")
     st.add_argument("--s3-endpoint", default=None)
+    _export_parser(sub)
     metadata_cli.add_parser(sub)
     return parser
+
+
+def _export_parser(sub) -> None:
+    ep = sub.add_parser("export", help="write curated rows as WebDataset tars (+ sizes.json) for training",
+                        description="Write WebDataset tars with images, alt-texts and entries, a status Parquet per "
+                                    "tar and sizes.json; --online exports all matched pairs with probabilities.")
+    ep.add_argument("--curated", required=True, help="run folder (or its curated/ folder), local or s3://")
+    ep.add_argument("--out", required=True, help="folder for NNNNN.tar, NNNNN.parquet, sizes.json")
+    ep.add_argument("--samples-per-tar", type=int, default=10_000, help="samples per tar (default 10000)")
+    ep.add_argument("--shuffle-seed", type=int, default=None, help="deterministic shuffle before sharding")
+    ep.add_argument("--online", action="store_true",
+                    help="export every matched pair + probabilities.npy for online balancing")
+    g = ep.add_argument_group("images (from the image column, else fetched from url)")
+    g.add_argument("--resize", type=int, default=None, help="resize so that one side is this many pixels")
+    g.add_argument("--resize-mode", choices=["longest", "shortest"], default="longest")
+    g.add_argument("--timeout", type=float, default=10.0, help="seconds per fetch (default 10)")
+    g.add_argument("--retries", type=int, default=1, help="extra tries of a failed http(s) fetch (default 1)")
+    g.add_argument("--max-bytes", type=int, default=20 * 2**20, help="largest image accepted (default 20 MiB)")
+    g.add_argument("--threads", type=int, default=16, help="concurrent fetches per task (default 16)")
+    ep.add_argument("--text-column", default="text")
+    ep.add_argument("--master", default=None)
+    ep.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
+    ep.add_argument("--s3-endpoint", default=None)
+
+
+def _export(args) -> int:
+    from curation.export import ExportOptions
+    from curation.images import FetchOptions, ResizeOptions
+    from jobs.export import ExportConfig, run_export
+    from jobs.spark import get_spark
+
+    storage = StorageOptions.from_env(args.s3_endpoint)
+    storage_apply(storage)
+    opts = ExportOptions(samples_per_tar=args.samples_per_tar, shuffle_seed=args.shuffle_seed,
+                         text_column=args.text_column,
+                         fetch=FetchOptions(args.timeout, args.retries, args.max_bytes, args.threads),
+                         resize=ResizeOptions(args.resize, args.resize_mode))
+    spark = get_spark(args.master, "curate export", dict(args.conf))
+    summary = run_export(spark, ExportConfig(absolute(args.curated), absolute(args.out), args.online, opts), storage)
+    sys.stdout.write(f"tars           {summary['tars']}\nsamples        {summary['samples']:,} of "
+                     f"{summary['given']:,}\nfailed         {summary['failed'] or 'none'}\n"
+                     f"sizes          {absolute(args.out)}/sizes.json\n")
+    return 0
 
 
 def load_yaml_config(path: str) -> dict:
@@ -205,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args.out)
         if args.command == "status":
             return _status(args)
+        if args.command == "export":
+            return _export(args)
         values = resolve(args)
         card = run(args.command, _configs(args.command, values))
     except CurationError as exc:
