@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--out", required=True, help="run folder")
     st.add_argument("--s3-endpoint", default=None)
     _export_parser(sub)
+    _ingest_parser(sub)
     metadata_cli.add_parser(sub)
     return parser
 
@@ -119,6 +120,40 @@ def _export_parser(sub) -> None:
     ep.add_argument("--master", default=None)
     ep.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
     ep.add_argument("--s3-endpoint", default=None)
+
+
+def _ingest_parser(sub) -> None:
+    ip = sub.add_parser("ingest", help="CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
+                        description="Extract <img> alt-texts from WARC/WAT files (or url+caption tables), identify "
+                                    "languages, remove duplicate (url, text) pairs across files, write pool shards.")
+    ip.add_argument("--input", required=True, help="comma-separated files, folders or glob patterns")
+    ip.add_argument("--out", required=True, help="pool folder to write (NNNNN.parquet, ingest_stats.json)")
+    ip.add_argument("--shards", type=int, default=None, help="output shards (default: one per input file)")
+    ip.add_argument("--max-text-chars", type=int, default=None, help="drop alt-texts longer than this")
+    ip.add_argument("--no-langid", action="store_true", help="skip language identification")
+    ip.add_argument("--url-column", default="url", help="tables: the image URL column (default url)")
+    ip.add_argument("--caption-column", default="caption", help="tables: the caption column (default caption)")
+    ip.add_argument("--master", default=None)
+    ip.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
+    ip.add_argument("--s3-endpoint", default=None)
+
+
+def _ingest(args) -> int:
+    from curation.ingest.extract import IngestOptions
+    from jobs.ingest import IngestConfig, run_ingest
+    from jobs.spark import get_spark
+
+    storage = StorageOptions.from_env(args.s3_endpoint)
+    storage_apply(storage)
+    opts = IngestOptions(max_text_chars=args.max_text_chars, langid=not args.no_langid, url_column=args.url_column,
+                         caption_column=args.caption_column)
+    inputs = ",".join(absolute(p.strip()) for p in args.input.split(","))
+    spark = get_spark(args.master, "curate ingest", dict(args.conf))
+    summary = run_ingest(spark, IngestConfig(inputs, absolute(args.out), args.shards, opts), storage)
+    sys.stdout.write(f"files          {summary['files']}\npairs          {summary['pairs_before_dedup']:,} -> "
+                     f"{summary['pairs_after_dedup']:,} after dedup\nbad records    {summary['bad_records']}\n"
+                     f"pool           {absolute(args.out)}\n")
+    return 0
 
 
 def _export(args) -> int:
@@ -251,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "ingest":
+            return _ingest(args)
         values = resolve(args)
         card = run(args.command, _configs(args.command, values))
     except CurationError as exc:

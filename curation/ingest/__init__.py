@@ -1,0 +1,1 @@
+"""Ingest: CommonCrawl WARC/WAT files (or url+caption tables) to pool shards."""
