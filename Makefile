@@ -10,7 +10,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.cfg | check-java
+$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt setup.cfg | check-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt

@@ -85,13 +85,16 @@ def read_rows(task: TarTask) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
-def write_tar(task: TarTask, out: str, entries: list[str], opts: ExportOptions) -> dict:
-    """Write ``out/NNNNN.tar`` and ``out/NNNNN.parquet`` for one tar (skipped when done)."""
+def write_tar(task: TarTask, out: str, entries: list[str], opts: ExportOptions,
+              removed: frozenset = frozenset()) -> dict:
+    """Write ``out/NNNNN.tar`` and ``out/NNNNN.parquet`` for one tar (skipped when done).
+
+    Rows whose key is in ``removed`` (a keep list's removals) are listed, not written."""
     done = layout.done_url(out, task.name)
     if exists(done):
         return {**read_json(done), "skipped": True}
     rows = read_rows(task).to_pylist()
-    images = _images(rows, opts.fetch)
+    images = _images(rows, opts.fetch, removed)
     status, written = [], 0
     unique = UniqueKeys()
     with open_atomic(join(out, f"{task.name}.tar")) as f:
@@ -108,13 +111,16 @@ def write_tar(task: TarTask, out: str, entries: list[str], opts: ExportOptions) 
     return {**stats, "skipped": False}
 
 
-def _images(rows: list[dict], opts: FetchOptions):
+def _images(rows: list[dict], opts: FetchOptions, removed: frozenset):
     from curation.images import Fetched
 
+    skip = Fetched(None, "removed_by_keep_list", "")
     if rows and "image" in rows[0]:
-        return [Fetched(r["image"], "ok") if r.get("image") else Fetched(None, "no_image", "empty image column")
-                for r in rows]
-    return fetch_all([r.get("url") or "" for r in rows], opts)
+        return [skip if str(r["key"]) in removed else Fetched(r["image"], "ok") if r.get("image")
+                else Fetched(None, "no_image", "empty image column") for r in rows]
+    wanted = [i for i, r in enumerate(rows) if str(r["key"]) not in removed]
+    fetched = dict(zip(wanted, fetch_all([rows[i].get("url") or "" for i in wanted], opts)))
+    return [fetched.get(i, skip) for i in range(len(rows))]
 
 
 def _write_sample(tar: TarWriter, row: dict, fetched, unique: UniqueKeys, entries: list[str],

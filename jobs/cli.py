@@ -15,7 +15,7 @@ from curation.errors import CurationError
 from curation.storage import StorageOptions
 from curation.storage import apply as storage_apply
 from curation.variants import DEFAULT_VARIANT, VARIANTS
-from jobs import metadata_cli
+from jobs import gpu, metadata_cli
 
 log = logging.getLogger("curate")
 
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--s3-endpoint", default=None)
     _export_parser(sub)
     _ingest_parser(sub)
+    gpu.add_parsers(sub, _conf_pair)
     metadata_cli.add_parser(sub)
     return parser
 
@@ -117,6 +118,7 @@ def _export_parser(sub) -> None:
     g.add_argument("--max-bytes", type=int, default=20 * 2**20, help="largest image accepted (default 20 MiB)")
     g.add_argument("--threads", type=int, default=16, help="concurrent fetches per task (default 16)")
     ep.add_argument("--text-column", default="text")
+    ep.add_argument("--keep-list", default=None, help="keep list from `curate dedup`: skip the samples it removes")
     ep.add_argument("--master", default=None)
     ep.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
     ep.add_argument("--s3-endpoint", default=None)
@@ -169,7 +171,9 @@ def _export(args) -> int:
                          fetch=FetchOptions(args.timeout, args.retries, args.max_bytes, args.threads),
                          resize=ResizeOptions(args.resize, args.resize_mode))
     spark = get_spark(args.master, "curate export", dict(args.conf))
-    summary = run_export(spark, ExportConfig(absolute(args.curated), absolute(args.out), args.online, opts), storage)
+    removed = gpu.removed_keys(args.keep_list) if args.keep_list else frozenset()
+    config = ExportConfig(absolute(args.curated), absolute(args.out), args.online, opts, removed)
+    summary = run_export(spark, config, storage)
     sys.stdout.write(f"tars           {summary['tars']}\nsamples        {summary['samples']:,} of "
                      f"{summary['given']:,}\nfailed         {summary['failed'] or 'none'}\n"
                      f"sizes          {absolute(args.out)}/sizes.json\n")
@@ -288,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         if args.command == "ingest":
             return _ingest(args)
+        if args.command in ("embed", "index", "knn", "dedup", "train"):
+            return gpu.run(args)
         values = resolve(args)
         card = run(args.command, _configs(args.command, values))
     except CurationError as exc:

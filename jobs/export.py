@@ -29,6 +29,7 @@ class ExportConfig:
     out: str
     online: bool = False
     options: ExportOptions = field(default_factory=ExportOptions)
+    removed: frozenset = frozenset()  # keys a keep list (curate dedup) removes
 
 
 def _run_folder(folder: str) -> str | None:
@@ -75,7 +76,7 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     opts = cfg.options
     plan = {"source": source, "shards": [s.rsplit("/", 1)[-1] for s in shards], "rows": rows,
             "samples_per_tar": opts.samples_per_tar, "shuffle_seed": opts.shuffle_seed, "online": cfg.online,
-            "resize": [opts.resize.size, opts.resize.mode]}
+            "resize": [opts.resize.size, opts.resize.mode], "removed_keys": len(cfg.removed)}
     _claim(cfg.out, plan)
     order = None
     if opts.shuffle_seed is not None:
@@ -83,8 +84,10 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
                                           "export: shuffle keys", storage), 0, presorted=True)
     tasks = plan_tars(shards, rows, opts.samples_per_tar, order)
     entries = spark.sparkContext.broadcast(_entries(run))
+    removed = spark.sparkContext.broadcast(cfg.removed)
     start = time.monotonic()
-    stats = map_shards(spark, partial(_tar_task, cfg.out, entries, opts), tasks, "export", storage, rows_key="given")
+    stats = map_shards(spark, partial(_tar_task, cfg.out, entries, removed, opts), tasks, "export", storage,
+                       rows_key="given")
     sizes = write_sizes(cfg.out, stats)
     if cfg.online:
         write_probabilities(cfg.out, _probabilities(run))
@@ -97,8 +100,8 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     return summary
 
 
-def _tar_task(out, entries, opts, task):
-    return write_one_tar(task, out, entries.value, opts)
+def _tar_task(out, entries, removed, opts, task):
+    return write_one_tar(task, out, entries.value, opts, removed.value)
 
 
 def _claim(out: str, plan: dict) -> None:

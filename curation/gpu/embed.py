@@ -1,0 +1,94 @@
+"""Embed one tar: image and text embeddings in clip-retrieval's layout.
+
+    img_emb/img_emb_{i}.npy, text_emb/text_emb_{i}.npy  (float16, L2-normalised)
+    metadata/metadata_{i}.parquet                      (key, url, text, similarity)
+
+Row ``j`` of the three files is the same sample. Samples whose image does not decode are
+listed in the metadata with ``similarity`` null and zero embeddings, never dropped silently.
+"""
+
+import io
+
+import numpy as np
+import pyarrow as pa
+
+from curation.gpu.tars import iter_samples
+from curation.io import exists, join, read_json, write_bytes_atomic, write_json_atomic, write_parquet_atomic
+
+
+def part_urls(out: str, i: int) -> dict:
+    return {"img": join(out, "img_emb", f"img_emb_{i}.npy"), "text": join(out, "text_emb", f"text_emb_{i}.npy"),
+            "meta": join(out, "metadata", f"metadata_{i}.parquet"), "done": join(out, "_done", f"{i}.json")}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256) -> dict:
+    """Embed every sample of ``tar_url`` as part ``index`` under ``out`` (skipped when done)."""
+    urls = part_urls(out, index)
+    if exists(urls["done"]):
+        return {**read_json(urls["done"]), "skipped": True}
+    img_parts, text_parts, meta = [], [], {"key": [], "url": [], "text": [], "decoded": []}
+    batch: list[dict] = []
+    for sample in iter_samples(tar_url):
+        batch.append(sample)
+        if len(batch) == batch_size:
+            _embed_batch(batch, bundle, img_parts, text_parts, meta)
+            batch = []
+    if batch:
+        _embed_batch(batch, bundle, img_parts, text_parts, meta)
+    dim = text_parts[0].shape[1] if text_parts else _dim(bundle)
+    img = np.concatenate(img_parts) if img_parts else np.zeros((0, dim), np.float16)
+    txt = np.concatenate(text_parts) if text_parts else np.zeros((0, dim), np.float16)
+    similarity = (img.astype(np.float32) * txt.astype(np.float32)).sum(axis=1)
+    write_bytes_atomic(urls["img"], _npy(img))
+    write_bytes_atomic(urls["text"], _npy(txt))
+    decoded = np.array(meta["decoded"], dtype=bool)
+    write_parquet_atomic(urls["meta"], pa.table({
+        "key": meta["key"], "url": meta["url"], "text": meta["text"],
+        "similarity": pa.array(np.where(decoded, similarity, np.nan), pa.float32(), mask=~decoded)}))
+    stats = {"part": index, "tar": tar_url, "samples": len(meta["key"]), "undecodable": int((~decoded).sum())}
+    write_json_atomic(urls["done"], stats)
+    return {**stats, "skipped": False}
+
+
+def _dim(bundle) -> int:
+    import torch
+
+    with torch.no_grad():
+        return int(bundle.model.encode_text(bundle.tokenizer(["x"]).to(bundle.device)).shape[1])
+
+
+def _embed_batch(batch: list[dict], bundle, img_parts: list, text_parts: list, meta: dict) -> None:
+    import torch
+    from PIL import Image
+
+    images, decoded = [], []
+    for sample in batch:
+        try:
+            with Image.open(io.BytesIO(sample["image"])) as im:
+                images.append(bundle.preprocess(im.convert("RGB")))
+            decoded.append(True)
+        except Exception:  # noqa: BLE001 - any undecodable image is recorded, not fatal
+            decoded.append(False)
+    texts = bundle.tokenizer([s.get("txt", "") for s in batch]).to(bundle.device)
+    dtype = torch.bfloat16 if bundle.device.startswith("cuda") else None
+    with torch.no_grad(), torch.autocast(bundle.device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+        txt = torch.nn.functional.normalize(bundle.model.encode_text(texts).float(), dim=-1)
+        img = torch.zeros_like(txt)
+        if images:
+            enc = torch.nn.functional.normalize(bundle.model.encode_image(torch.stack(images).to(bundle.device))
+                                                .float(), dim=-1)
+            img[torch.tensor(decoded, device=img.device)] = enc
+    img_parts.append(img.cpu().numpy().astype(np.float16))
+    text_parts.append(txt.cpu().numpy().astype(np.float16))
+    for sample, ok in zip(batch, decoded):
+        info = sample.get("json", {})
+        meta["key"].append(info.get("key", sample["__key__"]))
+        meta["url"].append(info.get("url"))
+        meta["text"].append(sample.get("txt", ""))
+        meta["decoded"].append(ok)

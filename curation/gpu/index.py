@@ -1,0 +1,75 @@
+"""FAISS index over embeddings: exact (inner product) for small sets, IVF-PQ chosen from the
+size and a memory budget for large ones; on the GPU when faiss has one. Queries by vector."""
+
+import json
+import math
+
+import numpy as np
+
+from curation.io import join, read_bytes, read_json, write_bytes_atomic, write_json_atomic
+
+EXACT_UP_TO = 100_000
+
+
+def choose(n: int, dim: int, memory_mb: float) -> dict:
+    """Index parameters: flat while it fits the budget (or the set is small), else IVF-PQ
+    with as many bytes per vector as the budget allows."""
+    if n <= EXACT_UP_TO or n * dim * 4 <= memory_mb * 2**20:
+        return {"kind": "flat", "factory": "Flat"}
+    nlist = int(min(65536, max(16, 4 * math.sqrt(n))))
+    budget_per_vector = memory_mb * 2**20 / n
+    m = max(1, min(dim, 2 ** int(math.log2(max(1, budget_per_vector)))))
+    while dim % m:
+        m //= 2
+    return {"kind": "ivfpq", "factory": f"IVF{nlist},PQ{m}", "nlist": nlist, "pq_bytes": m,
+            "nprobe": min(nlist, 16)}
+
+
+def build(vectors: np.ndarray, params: dict):
+    import faiss
+
+    index = faiss.index_factory(vectors.shape[1], params["factory"], faiss.METRIC_INNER_PRODUCT)
+    if faiss.get_num_gpus() > 0:  # train and add on the GPU, store the CPU form
+        index = faiss.index_gpu_to_cpu(_on_gpu(faiss, index, vectors))
+    else:
+        if not index.is_trained:
+            index.train(_training_sample(vectors, params))
+        index.add(vectors)
+    if params["kind"] == "ivfpq":
+        faiss.extract_index_ivf(index).nprobe = params["nprobe"]
+    return index
+
+
+def _on_gpu(faiss, index, vectors):
+    gpu = faiss.index_cpu_to_all_gpus(index)
+    if not gpu.is_trained:
+        gpu.train(vectors)
+    gpu.add(vectors)
+    return gpu
+
+
+def _training_sample(vectors: np.ndarray, params: dict) -> np.ndarray:
+    n = min(len(vectors), max(256 * params.get("nlist", 1), 10_000))
+    return vectors[np.random.default_rng(0).choice(len(vectors), n, replace=False)]
+
+
+def save(out: str, index, keys: list[str], info: dict) -> None:
+    import faiss
+
+    write_bytes_atomic(join(out, "image.index"), faiss.serialize_index(index).tobytes())
+    write_bytes_atomic(join(out, "keys.json"), json.dumps(keys).encode())
+    write_json_atomic(join(out, "infos.json"), info)
+
+
+def load(folder: str):
+    import faiss
+
+    index = faiss.deserialize_index(np.frombuffer(read_bytes(join(folder, "image.index")), dtype=np.uint8))
+    return index, json.loads(read_bytes(join(folder, "keys.json"))), read_json(join(folder, "infos.json"))
+
+
+def search(index, keys: list[str], queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores, ids = index.search(queries, k)
+    return [[(keys[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores)]

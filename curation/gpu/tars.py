@@ -1,0 +1,34 @@
+"""Reading WebDataset tars through fsspec: samples grouped by key, in tar order."""
+
+import json
+import tarfile
+from collections.abc import Iterator
+
+from curation.io import get_fs
+
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif")
+
+
+def iter_samples(url: str) -> Iterator[dict]:
+    """``{"__key__", "image": bytes, "txt": str, "json": dict}`` per sample of a tar."""
+    fs, path = get_fs(url)
+    current: dict = {}
+    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|*") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            base = member.name.rsplit("/", 1)[-1]
+            key, _, ext = base.partition(".")
+            if current and current["__key__"] != key:
+                yield current
+                current = {}
+            current.setdefault("__key__", key)
+            data = tar.extractfile(member).read()
+            if ext.lower() in IMAGE_EXTS:
+                current["image"] = data
+            elif ext == "txt":
+                current["txt"] = data.decode("utf-8")
+            elif ext == "json":
+                current["json"] = json.loads(data)
+        if current:
+            yield current
