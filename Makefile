@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install check-java test demo lint bench clean metadata-default
+.PHONY: install check-java test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
@@ -55,3 +55,7 @@ bench: install
 	  "install Debian's wordnet-base (apt-get install wordnet-base)" >&2; exit 1; }
 	$(BIN)/pip install -q wordfreq==3.1.1
 	$(BIN)/python -m bench.run --out .bench/results.json
+
+# GPU benchmark (a machine with one NVIDIA GPU; inputs generated on the spot, no network).
+bench-gpu: install
+	$(BIN)/python -m bench.gpu --out .bench/gpu.json
