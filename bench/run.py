@@ -200,7 +200,10 @@ def main(argv=None) -> int:
     pin_one_core()
     matcher, matched = bench_matcher(entries, texts, REPO / ".bench" / "index.idx")
     results["matcher_one_core"] = matcher
-    results["matcher_index"] = bench_load(REPO / ".bench" / "index.idx")
+    # The first fresh worker may compile the kernels into numba's cache; later ones only map.
+    first = bench_load(REPO / ".bench" / "index.idx")
+    results["matcher_index"] = {**bench_load(REPO / ".bench" / "index.idx"),
+                                "first_worker_peak_rss_mb": first["worker_peak_rss_mb"]}
     results["count_balance_one_core"] = bench_count_balance(matched, len(entries))
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(json.dumps(results, indent=2) + "\n")

@@ -10,6 +10,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -62,6 +63,25 @@ def _task(storage, faults, stage, fn, rows_acc, rows_key, item):
     return result
 
 
+@contextmanager
+def _stage_job(sc, fn: Callable, items: list, description: str, storage, rows_key: str | None):
+    """The task to run for a stage's job: storage options, faults and progress around ``fn``,
+    in a job group named after the stage (shown in the Spark UI)."""
+    group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
+    sc.setJobGroup(group, f"{description} ({len(items)} shards)")
+    rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
+    progress = Progress(description, len(items), rows_acc) if rows_key else None
+    if progress:
+        progress.start()
+    try:
+        yield partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
+    finally:
+        if progress:
+            progress.stop()
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setJobDescription(None)
+
+
 def map_shards(spark, fn: Callable, items: list, description: str, storage=None, rows_key: str | None = None) -> list:
     """Run ``fn(item)`` as one Spark task per item and return the results in order.
 
@@ -71,20 +91,8 @@ def map_shards(spark, fn: Callable, items: list, description: str, storage=None,
     if not items:
         return []
     sc = spark.sparkContext
-    group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
-    sc.setJobGroup(group, f"{description} ({len(items)} shards)")
-    rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
-    progress = Progress(description, len(items), rows_acc) if rows_key else None
-    task = partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
-    if progress:
-        progress.start()
-    try:
+    with _stage_job(sc, fn, items, description, storage, rows_key) as task:
         return sc.parallelize(items, len(items)).map(task).collect()
-    finally:
-        if progress:
-            progress.stop()
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setJobDescription(None)
 
 
 MAX_SHARDS_PER_TASK = 64
@@ -119,14 +127,7 @@ def map_reduce_shards(spark, fn: Callable, items: list, description: str, size: 
     if not items:
         return [], np.zeros(size, dtype=np.int64)
     sc = spark.sparkContext
-    group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
-    sc.setJobGroup(group, f"{description} ({len(items)} shards)")
-    rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
-    progress = Progress(description, len(items), rows_acc) if rows_key else None
-    task = partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
-    if progress:
-        progress.start()
-    try:
+    with _stage_job(sc, fn, items, description, storage, rows_key) as task:
         # A few tasks per core, each running several shards in turn: fewer tasks cost less
         # scheduling, and resume stays per shard (done markers). Up to 16 partial vectors
         # are added up on the driver; more meet in a tree first.
@@ -135,11 +136,6 @@ def map_reduce_shards(spark, fn: Callable, items: list, description: str, size: 
         indexed = partial(_indexed, task)
         results, total = rdd.mapPartitions(partial(_partition_reduce, indexed, size)).treeReduce(
             _combine, depth=1 if partitions <= 16 else 2)
-    finally:
-        if progress:
-            progress.stop()
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setJobDescription(None)
     ordered = [result for _, result in sorted(results, key=lambda pair: pair[0])]
     return ordered, np.zeros(size, dtype=np.int64) if total is None else total
 
