@@ -6,7 +6,6 @@ runners receive those values, never the argparse namespace.
 
 import argparse
 import logging
-import os
 import sys
 import time
 
@@ -15,7 +14,8 @@ from curation.errors import CurationError
 from curation.storage import StorageOptions
 from curation.storage import apply as storage_apply
 from curation.variants import DEFAULT_VARIANT, VARIANTS
-from jobs import gpu, metadata_cli
+from jobs import export, gpu, ingest, metadata_cli
+from jobs.common import absolute, conf_pair
 
 log = logging.getLogger("curate")
 
@@ -29,19 +29,12 @@ YAML_SECTIONS = ("spark", "storage", "match", "count", "balance")
 S = argparse.SUPPRESS
 
 
-def _conf_pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--conf expects KEY=VALUE, got {text!r}")
-    return key, value
-
-
 def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML file describing the run; flags given here override it")
     p.add_argument("--out", default=S, help="run folder for all outputs, local or s3://")
     g = p.add_argument_group("Spark")
     g.add_argument("--master", default=S, help="Spark master URL (default: spark-submit's --master, else local[*])")
-    g.add_argument("--conf", action="append", type=_conf_pair, default=S, metavar="KEY=VALUE",
+    g.add_argument("--conf", action="append", type=conf_pair, default=S, metavar="KEY=VALUE",
                    help="Spark configuration, repeatable (e.g. --conf spark.executor.memory=4g)")
     g = p.add_argument_group("Storage (credentials come from the AWS environment or profile, never from flags)")
     g.add_argument("--s3-endpoint", default=S, help="S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL)")
@@ -93,91 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Shards done/total per stage, missing shards, rows so far.")
     st.add_argument("--out", required=True, help="run folder")
     st.add_argument("--s3-endpoint", default=None)
-    _export_parser(sub)
-    _ingest_parser(sub)
-    gpu.add_parsers(sub, _conf_pair)
+    export.add_parser(sub)
+    ingest.add_parser(sub)
+    gpu.add_parsers(sub, conf_pair)
     metadata_cli.add_parser(sub)
     return parser
-
-
-def _export_parser(sub) -> None:
-    ep = sub.add_parser("export", help="write curated rows as WebDataset tars (+ sizes.json) for training",
-                        description="Write WebDataset tars with images, alt-texts and entries, a status Parquet per "
-                                    "tar and sizes.json; --online exports all matched pairs with probabilities.")
-    ep.add_argument("--curated", required=True, help="run folder (or its curated/ folder), local or s3://")
-    ep.add_argument("--out", required=True, help="folder for NNNNN.tar, NNNNN.parquet, sizes.json")
-    ep.add_argument("--samples-per-tar", type=int, default=10_000, help="samples per tar (default 10000)")
-    ep.add_argument("--shuffle-seed", type=int, default=None, help="deterministic shuffle before sharding")
-    ep.add_argument("--online", action="store_true",
-                    help="export every matched pair + probabilities.npy for online balancing")
-    g = ep.add_argument_group("images (from the image column, else fetched from url)")
-    g.add_argument("--resize", type=int, default=None, help="resize so that one side is this many pixels")
-    g.add_argument("--resize-mode", choices=["longest", "shortest"], default="longest")
-    g.add_argument("--timeout", type=float, default=10.0, help="seconds per fetch (default 10)")
-    g.add_argument("--retries", type=int, default=1, help="extra tries of a failed http(s) fetch (default 1)")
-    g.add_argument("--max-bytes", type=int, default=20 * 2**20, help="largest image accepted (default 20 MiB)")
-    g.add_argument("--threads", type=int, default=16, help="concurrent fetches per task (default 16)")
-    ep.add_argument("--text-column", default="text")
-    ep.add_argument("--keep-list", default=None, help="keep list from `curate dedup`: skip the samples it removes")
-    ep.add_argument("--master", default=None)
-    ep.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
-    ep.add_argument("--s3-endpoint", default=None)
-
-
-def _ingest_parser(sub) -> None:
-    ip = sub.add_parser("ingest", help="CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
-                        description="Extract <img> alt-texts from WARC/WAT files (or url+caption tables), identify "
-                                    "languages, remove duplicate (url, text) pairs across files, write pool shards.")
-    ip.add_argument("--input", required=True, help="comma-separated files, folders or glob patterns")
-    ip.add_argument("--out", required=True, help="pool folder to write (NNNNN.parquet, ingest_stats.json)")
-    ip.add_argument("--shards", type=int, default=None, help="output shards (default: one per input file)")
-    ip.add_argument("--max-text-chars", type=int, default=None, help="drop alt-texts longer than this")
-    ip.add_argument("--no-langid", action="store_true", help="skip language identification")
-    ip.add_argument("--url-column", default="url", help="tables: the image URL column (default url)")
-    ip.add_argument("--caption-column", default="caption", help="tables: the caption column (default caption)")
-    ip.add_argument("--master", default=None)
-    ip.add_argument("--conf", action="append", type=_conf_pair, default=[], metavar="KEY=VALUE")
-    ip.add_argument("--s3-endpoint", default=None)
-
-
-def _ingest(args) -> int:
-    from curation.ingest.extract import IngestOptions
-    from jobs.ingest import IngestConfig, run_ingest
-    from jobs.spark import get_spark
-
-    storage = StorageOptions.from_env(args.s3_endpoint)
-    storage_apply(storage)
-    opts = IngestOptions(max_text_chars=args.max_text_chars, langid=not args.no_langid, url_column=args.url_column,
-                         caption_column=args.caption_column)
-    inputs = ",".join(absolute(p.strip()) for p in args.input.split(","))
-    spark = get_spark(args.master, "curate ingest", dict(args.conf))
-    summary = run_ingest(spark, IngestConfig(inputs, absolute(args.out), args.shards, opts), storage)
-    sys.stdout.write(f"files          {summary['files']}\npairs          {summary['pairs_before_dedup']:,} -> "
-                     f"{summary['pairs_after_dedup']:,} after dedup\nbad records    {summary['bad_records']}\n"
-                     f"pool           {absolute(args.out)}\n")
-    return 0
-
-
-def _export(args) -> int:
-    from curation.export import ExportOptions
-    from curation.images import FetchOptions, ResizeOptions
-    from jobs.export import ExportConfig, run_export
-    from jobs.spark import get_spark
-
-    storage = StorageOptions.from_env(args.s3_endpoint)
-    storage_apply(storage)
-    opts = ExportOptions(samples_per_tar=args.samples_per_tar, shuffle_seed=args.shuffle_seed,
-                         text_column=args.text_column,
-                         fetch=FetchOptions(args.timeout, args.retries, args.max_bytes, args.threads),
-                         resize=ResizeOptions(args.resize, args.resize_mode))
-    spark = get_spark(args.master, "curate export", dict(args.conf))
-    removed = gpu.removed_keys(args.keep_list) if args.keep_list else frozenset()
-    config = ExportConfig(absolute(args.curated), absolute(args.out), args.online, opts, removed)
-    summary = run_export(spark, config, storage)
-    sys.stdout.write(f"tars           {summary['tars']}\nsamples        {summary['samples']:,} of "
-                     f"{summary['given']:,}\nfailed         {summary['failed'] or 'none'}\n"
-                     f"sizes          {absolute(args.out)}/sizes.json\n")
-    return 0
 
 
 def load_yaml_config(path: str) -> dict:
@@ -214,13 +127,6 @@ def resolve(args) -> dict:
         raise CurationError(f"curate {args.command}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
                             " (on the command line or in --config)")
     return values
-
-
-def absolute(url: str | None) -> str | None:
-    """Local paths made absolute on the driver: executors run in other folders."""
-    if url is None or "://" in url:
-        return url
-    return os.path.abspath(url)
 
 
 def _configs(command: str, v: dict) -> dict:
@@ -289,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return _status(args)
         if args.command == "export":
-            return _export(args)
+            return export.run_command(args)
         if args.command == "ingest":
-            return _ingest(args)
+            return ingest.run_command(args)
         if args.command in ("embed", "index", "knn", "dedup", "train"):
             return gpu.run(args)
         values = resolve(args)

@@ -2,6 +2,7 @@
 one task per tar; see ``curation.export``."""
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,7 +19,9 @@ from curation.io import exists, get_fs, join, list_files, read_json, read_parque
 from curation.metadata_io import load_metadata
 from curation.stages import check_params
 from curation.status import MANIFEST
-from jobs.spark import map_shards
+from jobs.common import absolute, conf_pair, driver_storage
+from jobs.gpu import removed_keys
+from jobs.spark import get_spark, map_shards
 
 log = logging.getLogger("curate")
 
@@ -118,3 +121,50 @@ def _sum_failed(stats: list[dict]) -> dict:
         for status, n in s["failed"].items():
             total[status] = total.get(status, 0) + n
     return total
+
+
+def add_parser(sub) -> None:
+    ep = sub.add_parser("export", help="write curated rows as WebDataset tars (+ sizes.json) for training",
+                        description="Write WebDataset tars with images, alt-texts and entries, a status Parquet per "
+                                    "tar and sizes.json; --online exports all matched pairs with probabilities.")
+    ep.add_argument("--curated", required=True, help="run folder (or its curated/ folder), local or s3://")
+    ep.add_argument("--out", required=True, help="folder for NNNNN.tar, NNNNN.parquet, sizes.json")
+    ep.add_argument("--samples-per-tar", type=int, default=10_000, help="samples per tar (default 10000)")
+    ep.add_argument("--shuffle-seed", type=int, default=None, help="deterministic shuffle before sharding")
+    ep.add_argument("--online", action="store_true",
+                    help="export every matched pair + probabilities.npy for online balancing")
+    g = ep.add_argument_group("images (from the image column, else fetched from url)")
+    g.add_argument("--resize", type=int, default=None, help="resize so that one side is this many pixels")
+    g.add_argument("--resize-mode", choices=["longest", "shortest"], default="longest")
+    g.add_argument("--timeout", type=float, default=10.0, help="seconds per fetch (default 10)")
+    g.add_argument("--retries", type=int, default=1, help="extra tries of a failed http(s) fetch (default 1)")
+    g.add_argument("--max-bytes", type=int, default=20 * 2**20, help="largest image accepted (default 20 MiB)")
+    g.add_argument("--threads", type=int, default=16, help="concurrent fetches per task (default 16)")
+    ep.add_argument("--text-column", default="text")
+    ep.add_argument("--keep-list", default=None, help="keep list from `curate dedup`: skip the samples it removes")
+    ep.add_argument("--master", default=None)
+    ep.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE")
+    ep.add_argument("--s3-endpoint", default=None)
+
+
+
+
+def run_command(args) -> int:
+    from curation.export import ExportOptions
+    from curation.images import FetchOptions, ResizeOptions
+
+    storage = driver_storage(args.s3_endpoint)
+    opts = ExportOptions(samples_per_tar=args.samples_per_tar, shuffle_seed=args.shuffle_seed,
+                         text_column=args.text_column,
+                         fetch=FetchOptions(args.timeout, args.retries, args.max_bytes, args.threads),
+                         resize=ResizeOptions(args.resize, args.resize_mode))
+    spark = get_spark(args.master, "curate export", dict(args.conf))
+    removed = removed_keys(args.keep_list) if args.keep_list else frozenset()
+    config = ExportConfig(absolute(args.curated), absolute(args.out), args.online, opts, removed)
+    summary = run_export(spark, config, storage)
+    sys.stdout.write(f"tars           {summary['tars']}\nsamples        {summary['samples']:,} of "
+                     f"{summary['given']:,}\nfailed         {summary['failed'] or 'none'}\n"
+                     f"sizes          {absolute(args.out)}/sizes.json\n")
+    return 0
+
+

@@ -6,6 +6,7 @@ in input order, and the pool is written as ``NNNNN.parquet`` shards with ``inges
 """
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -22,7 +23,8 @@ from curation.ingest.extract import (
     pool_table,
 )
 from curation.io import get_fs, is_dir, join, list_files, write_json_atomic, write_parquet_atomic
-from jobs.spark import map_shards
+from jobs.common import absolute, conf_pair, driver_storage
+from jobs.spark import get_spark, map_shards
 
 log = logging.getLogger("curate")
 PARSED = "_parsed"
@@ -89,3 +91,37 @@ def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     log.info("ingest: %d files, %d pairs, %d after dedup, %d bad records", len(files), before, sum(written),
              summary["bad_records"])
     return summary
+
+
+def add_parser(sub) -> None:
+    ip = sub.add_parser("ingest", help="CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
+                        description="Extract <img> alt-texts from WARC/WAT files (or url+caption tables), identify "
+                                    "languages, remove duplicate (url, text) pairs across files, write pool shards.")
+    ip.add_argument("--input", required=True, help="comma-separated files, folders or glob patterns")
+    ip.add_argument("--out", required=True, help="pool folder to write (NNNNN.parquet, ingest_stats.json)")
+    ip.add_argument("--shards", type=int, default=None, help="output shards (default: one per input file)")
+    ip.add_argument("--max-text-chars", type=int, default=None, help="drop alt-texts longer than this")
+    ip.add_argument("--no-langid", action="store_true", help="skip language identification")
+    ip.add_argument("--url-column", default="url", help="tables: the image URL column (default url)")
+    ip.add_argument("--caption-column", default="caption", help="tables: the caption column (default caption)")
+    ip.add_argument("--master", default=None)
+    ip.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE")
+    ip.add_argument("--s3-endpoint", default=None)
+
+
+
+
+def run_command(args) -> int:
+
+    storage = driver_storage(args.s3_endpoint)
+    opts = IngestOptions(max_text_chars=args.max_text_chars, langid=not args.no_langid, url_column=args.url_column,
+                         caption_column=args.caption_column)
+    inputs = ",".join(absolute(p.strip()) for p in args.input.split(","))
+    spark = get_spark(args.master, "curate ingest", dict(args.conf))
+    summary = run_ingest(spark, IngestConfig(inputs, absolute(args.out), args.shards, opts), storage)
+    sys.stdout.write(f"files          {summary['files']}\npairs          {summary['pairs_before_dedup']:,} -> "
+                     f"{summary['pairs_after_dedup']:,} after dedup\nbad records    {summary['bad_records']}\n"
+                     f"pool           {absolute(args.out)}\n")
+    return 0
+
+

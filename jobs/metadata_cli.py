@@ -119,10 +119,10 @@ def _import(args) -> int:
 
 
 def _ngrams(args) -> int:
-    from jobs.cli import _conf_pair
+    from jobs.common import conf_pair
     from jobs.ngrams import run_ngrams
     from jobs.spark import get_spark
 
-    spark = get_spark(args.master, "curate metadata ngrams", dict(_conf_pair(c) for c in args.conf))
+    spark = get_spark(args.master, "curate metadata ngrams", dict(conf_pair(c) for c in args.conf))
     _print(run_ngrams(spark, args.corpus, args.out, args.text_column, args.pageviews, args.project, args.partitions))
     return 0
