@@ -32,7 +32,7 @@ demo: install
 	  --out demo-out --t 100 --seed 0 --overwrite
 
 lint: install
-	$(BIN)/ruff check curation jobs metadata tests sample
+	$(BIN)/ruff check curation jobs metadata tests sample bench
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
