@@ -45,15 +45,19 @@ def train(shards: str, out: str, **kwargs) -> dict:
     args = open_clip_args(shards, out, **kwargs)
     os.makedirs(out, exist_ok=True)
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers = list(root.handlers)
+    levels = {name: logging.getLogger(name).level for name in [*logging.root.manager.loggerDict, ""]}
     try:
         open_clip_main(args)
-    finally:  # open_clip_train installs its own root handlers; give the caller's back
+    finally:
+        # open_clip_train adds root handlers and sets every logger to its level (which makes
+        # torch print compiler metrics at exit): give the caller its logging back.
         for handler in root.handlers[:]:
             if handler not in handlers:
                 root.removeHandler(handler)
                 handler.close()
-        root.setLevel(level)
+        for name in [*logging.root.manager.loggerDict, ""]:
+            logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
     run = join(out, kwargs.get("name", "run"))
     checkpoints = sorted(os.listdir(join(run, "checkpoints"))) if exists(join(run, "checkpoints")) else []
     summary = {"run": run, "checkpoints": checkpoints, "args": args}
