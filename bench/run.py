@@ -67,11 +67,13 @@ def bench_matcher(entries: list[str], texts: pa.Array, index_path: Path) -> tupl
 
 def bench_load(index_path: Path) -> dict:
     """Load time and peak RSS of a fresh worker that maps the index and matches a shard."""
-    code = ("import time, resource, sys, pyarrow.parquet as pq\n"
+    # VmHWM is this process's own peak; ru_maxrss would carry the parent's over fork+exec.
+    code = ("import time, sys, pyarrow.parquet as pq\n"
             "from curation.matching import Matcher\n"
             "t = time.perf_counter(); m = Matcher.load(sys.argv[1]); load = time.perf_counter() - t\n"
             "texts = pq.read_table(sys.argv[2])['text']; m.match_arrow(texts)\n"
-            "print(load, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+            "print(load, hwm)\n")
     shard = sorted((REPO / ".bench" / "pool").glob("*.parquet"))[0]
     out = subprocess.run([sys.executable, "-c", code, str(index_path), str(shard)], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout.split()
