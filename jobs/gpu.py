@@ -25,6 +25,8 @@ def add_parsers(sub, conf_pair) -> None:
     e.add_argument("--out", required=True)
     _model_args(e)
     e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--decode", choices=["auto", "tensor", "pil"], default="auto",
+                   help="image decoding: on the device (nvJPEG on a GPU), or PIL; auto: device on a GPU")
     e.add_argument("--local", action="store_true", help="run in this process instead of Spark tasks")
     e.add_argument("--master", default=None)
     e.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE")
@@ -72,11 +74,11 @@ def worker_model(name: str, pretrained: str | None):
     return load_model(name, pretrained)
 
 
-def _embed_task(out, name, pretrained, batch_size, item):
+def _embed_task(out, name, pretrained, batch_size, decode, item):
     from curation.gpu.embed import embed_tar
 
     index, url = item
-    return embed_tar(url, index, out, worker_model(name, pretrained), batch_size)
+    return embed_tar(url, index, out, worker_model(name, pretrained), batch_size, decode)
 
 
 def run(args) -> int:
@@ -88,7 +90,7 @@ def _embed(args) -> int:
     if not tars:
         raise InputError(f"{args.shards}: no tars")
     items = list(enumerate(tars))
-    task = partial(_embed_task, args.out, args.model, args.pretrained, args.batch_size)
+    task = partial(_embed_task, args.out, args.model, args.pretrained, args.batch_size, args.decode)
     if args.local:
         stats = [task(item) for item in items]
     else:

@@ -27,8 +27,12 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256) -> dict:
-    """Embed every sample of ``tar_url`` as part ``index`` under ``out`` (skipped when done)."""
+def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256, decode: str = "auto") -> dict:
+    """Embed every sample of ``tar_url`` as part ``index`` under ``out`` (skipped when done).
+
+    ``decode``: ``tensor`` decodes on the device (nvJPEG on a GPU), ``pil`` with PIL on the
+    CPU through open_clip's transform; ``auto`` is ``tensor`` on a GPU, ``pil`` otherwise."""
+    on_device = decode == "tensor" or (decode == "auto" and bundle.device.startswith("cuda"))
     urls = part_urls(out, index)
     if exists(urls["done"]):
         return {**read_json(urls["done"]), "skipped": True}
@@ -37,10 +41,10 @@ def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256)
     for sample in iter_samples(tar_url):
         batch.append(sample)
         if len(batch) == batch_size:
-            _embed_batch(batch, bundle, img_parts, text_parts, meta)
+            _embed_batch(batch, bundle, img_parts, text_parts, meta, on_device)
             batch = []
     if batch:
-        _embed_batch(batch, bundle, img_parts, text_parts, meta)
+        _embed_batch(batch, bundle, img_parts, text_parts, meta, on_device)
     dim = text_parts[0].shape[1] if text_parts else _dim(bundle)
     img = np.concatenate(img_parts) if img_parts else np.zeros((0, dim), np.float16)
     txt = np.concatenate(text_parts) if text_parts else np.zeros((0, dim), np.float16)
@@ -63,8 +67,7 @@ def _dim(bundle) -> int:
         return int(bundle.model.encode_text(bundle.tokenizer(["x"]).to(bundle.device)).shape[1])
 
 
-def _embed_batch(batch: list[dict], bundle, img_parts: list, text_parts: list, meta: dict) -> None:
-    import torch
+def _pil_images(batch: list[dict], bundle) -> tuple[list, list[bool]]:
     from PIL import Image
 
     images, decoded = [], []
@@ -75,6 +78,22 @@ def _embed_batch(batch: list[dict], bundle, img_parts: list, text_parts: list, m
             decoded.append(True)
         except Exception:  # noqa: BLE001 - any undecodable image is recorded, not fatal
             decoded.append(False)
+    return images, decoded
+
+
+def _device_images(batch: list[dict], bundle) -> tuple[list, list[bool]]:
+    from curation.gpu.decode import decode_batch, preprocess_config, to_model_input
+
+    decoded_images = decode_batch([s.get("image", b"") for s in batch], bundle.device)
+    ok = [im for im in decoded_images if im is not None]
+    images = list(to_model_input(ok, preprocess_config(bundle.model), bundle.device)) if ok else []
+    return images, [im is not None for im in decoded_images]
+
+
+def _embed_batch(batch: list[dict], bundle, img_parts: list, text_parts: list, meta: dict, on_device: bool) -> None:
+    import torch
+
+    images, decoded = (_device_images if on_device else _pil_images)(batch, bundle)
     texts = bundle.tokenizer([s.get("txt", "") for s in batch]).to(bundle.device)
     dtype = torch.bfloat16 if bundle.device.startswith("cuda") else None
     with torch.no_grad(), torch.autocast(bundle.device.split(":")[0], dtype=dtype, enabled=dtype is not None):

@@ -132,3 +132,16 @@ def test_training_separates_pairs_checkpoints_and_resumes(exported):
     assert cli.main([*train, "--epochs", "16"]) == 0
     log = (out / "run" / "out.log").read_text()
     assert "Found latest resume checkpoint" in log and (checkpoints / "epoch_16.pt").exists()
+
+
+def test_tensor_decode_path_matches_the_pil_transform(exported):
+    """The device decode path (nvJPEG on a GPU; decode_image here) gives the same embeddings
+    as open_clip's PIL transform, up to resampling differences."""
+    pil = embed(exported, "emb-pil", "--decode", "pil", "--local")
+    tensor = embed(exported, "emb-tensor", "--decode", "tensor", "--local")
+    for i in range(3):
+        a = np.load(pil / "img_emb" / f"img_emb_{i}.npy").astype(np.float32)
+        b = np.load(tensor / "img_emb" / f"img_emb_{i}.npy").astype(np.float32)
+        assert a.shape == b.shape and (a * b).sum(1).min() > 0.98
+    assert pq.read_table(tensor / "metadata" / "metadata_0.parquet")["key"].to_pylist() == \
+        pq.read_table(pil / "metadata" / "metadata_0.parquet")["key"].to_pylist()
