@@ -30,3 +30,11 @@ def driver_storage(endpoint: str | None) -> StorageOptions:
     storage = StorageOptions.from_env(endpoint)
     storage_apply(storage)
     return storage
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """``--master``, ``--conf`` and ``--s3-endpoint`` for commands without a YAML config."""
+    p.add_argument("--master", default=None, help="Spark master URL (default: spark-submit's, else local[*])")
+    p.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE",
+                   help="Spark configuration, repeatable")
+    p.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL)")

@@ -19,7 +19,7 @@ from curation.io import exists, get_fs, join, list_files, read_json, read_parque
 from curation.metadata_io import load_metadata
 from curation.stages import check_params
 from curation.status import MANIFEST
-from jobs.common import absolute, conf_pair, driver_storage
+from jobs.common import absolute, add_run_flags, driver_storage
 from jobs.gpu import removed_keys
 from jobs.spark import get_spark, map_shards
 
@@ -142,9 +142,7 @@ def add_parser(sub) -> None:
     g.add_argument("--threads", type=int, default=16, help="concurrent fetches per task (default 16)")
     ep.add_argument("--text-column", default="text")
     ep.add_argument("--keep-list", default=None, help="keep list from `curate dedup`: skip the samples it removes")
-    ep.add_argument("--master", default=None)
-    ep.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE")
-    ep.add_argument("--s3-endpoint", default=None)
+    add_run_flags(ep)
 
 
 

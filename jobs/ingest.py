@@ -23,7 +23,7 @@ from curation.ingest.extract import (
     pool_table,
 )
 from curation.io import get_fs, is_dir, join, list_files, write_json_atomic, write_parquet_atomic
-from jobs.common import absolute, conf_pair, driver_storage
+from jobs.common import absolute, add_run_flags, driver_storage
 from jobs.spark import get_spark, map_shards
 
 log = logging.getLogger("curate")
@@ -104,9 +104,7 @@ def add_parser(sub) -> None:
     ip.add_argument("--no-langid", action="store_true", help="skip language identification")
     ip.add_argument("--url-column", default="url", help="tables: the image URL column (default url)")
     ip.add_argument("--caption-column", default="caption", help="tables: the caption column (default caption)")
-    ip.add_argument("--master", default=None)
-    ip.add_argument("--conf", action="append", type=conf_pair, default=[], metavar="KEY=VALUE")
-    ip.add_argument("--s3-endpoint", default=None)
+    add_run_flags(ip)
 
 
 
