@@ -8,6 +8,7 @@ included, and a done marker; ``sizes.json`` counts the samples in each tar (open
 
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import layout
-from curation.hashing import coins
 from curation.images import FetchOptions, ResizeOptions, fetch_all, prepare
 from curation.io import exists, get_fs, join, open_atomic, read_json, write_json_atomic, write_parquet_atomic
 from curation.wds import TarWriter, UniqueKeys
@@ -66,12 +66,11 @@ def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int, order: n
     return tasks
 
 
-def shuffled_order(key_arrays: list, seed: int, presorted: bool = False) -> np.ndarray:
-    """Global row numbers sorted by ``coin(seed, key)`` (ties by row number): a
-    deterministic shuffle that does not depend on how rows are sharded. ``presorted``: the
-    arrays already hold the coins. The driver holds 16 bytes per row for the sort."""
-    parts = key_arrays if presorted else [coins(keys, seed) for keys in key_arrays]
-    u = np.concatenate(parts) if parts else np.zeros(0)
+def shuffled_order(shard_coins: list[np.ndarray]) -> np.ndarray:
+    """Global row numbers sorted by each row's ``coin(seed, key)`` (ties by row number), given
+    the coins of every shard in order: a deterministic shuffle that does not depend on how
+    rows are sharded. The driver holds 16 bytes per row for the sort."""
+    u = np.concatenate(shard_coins) if shard_coins else np.zeros(0)
     return np.lexsort((np.arange(len(u)), u)).astype(np.int64)
 
 
@@ -106,7 +105,7 @@ def write_tar(task: TarTask, out: str, entries: list[str], opts: ExportOptions,
         tar.close()
     write_parquet_atomic(join(out, f"{task.name}.parquet"), pa.Table.from_pylist(status, schema=STATUS_SCHEMA))
     stats = {"tar": f"{task.name}.tar", "samples": written, "given": len(rows),
-             "failed": {s: n for s, n in _count(r["status"] for r in status).items() if s != "success"}}
+             "failed": {s: n for s, n in Counter(r["status"] for r in status).items() if s != "success"}}
     write_json_atomic(done, stats)
     return {**stats, "skipped": False}
 
@@ -139,13 +138,6 @@ def _write_sample(tar: TarWriter, row: dict, fetched, unique: UniqueKeys, entrie
     tar.add(f"{key}.txt", (row.get(opts.text_column) or "").encode("utf-8"))
     tar.add(f"{key}.json", json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     return {**record, "status": "success", "error_message": "", "width": image.width, "height": image.height}
-
-
-def _count(values) -> dict:
-    out: dict = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
 
 
 def write_sizes(out: str, stats: list[dict]) -> dict:

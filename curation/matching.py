@@ -20,8 +20,6 @@ from curation import fastmatch
 from curation.text import spacing
 from curation.variants import DEFAULT_VARIANT, get_variant
 
-ENTRY_IDS_TYPE = pa.list_(pa.int32())
-
 
 class AhoCorasickMatcher:
     """One automaton over the padded entries, run over each spaced text."""

@@ -128,12 +128,8 @@ def balance_shard_counts(name: str, matched_dir: str, curated_dir: str, p: np.nd
         return ({**done, "skipped": True}, *read_sparse_counts(layout.counts_url(curated_dir, name)))
     start = time.monotonic()
     matched = read_parquet(layout.data_url(matched_dir, name))
-    if matched.num_rows:
-        mask = keep_mask(matched["key"], matched["entry_ids"], p, seed)
-        kept = matched.filter(pa.array(mask))
-    else:
-        kept = matched
-    ids, counts = sparse_counts(kept["entry_ids"]) if kept.num_rows else (np.zeros(0, np.int32),) * 2
+    kept = matched.filter(pa.array(keep_mask(matched["key"], matched["entry_ids"], p, seed)))
+    ids, counts = sparse_counts(kept["entry_ids"])
     write_parquet_atomic(layout.data_url(curated_dir, name), kept)
     write_parquet_atomic(layout.counts_url(curated_dir, name), counts_table(ids, counts))
     stats = {"shard": name, "matched_rows": matched.num_rows, "curated_rows": kept.num_rows, "params": params,

@@ -4,6 +4,7 @@ one task per tar; see ``curation.export``."""
 import logging
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -84,7 +85,7 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     order = None
     if opts.shuffle_seed is not None:
         order = shuffled_order(map_shards(spark, partial(_keys_coins, opts.shuffle_seed), shards,
-                                          "export: shuffle keys", storage), 0, presorted=True)
+                                          "export: shuffle keys", storage))
     tasks = plan_tars(shards, rows, opts.samples_per_tar, order)
     entries = spark.sparkContext.broadcast(_entries(run))
     removed = spark.sparkContext.broadcast(cfg.removed)
@@ -95,8 +96,9 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     if cfg.online:
         write_probabilities(cfg.out, _probabilities(run))
         write_json_atomic(join(cfg.out, layout.DATACARD), read_json(join(run, layout.DATACARD)))
+    failed = dict(sum((Counter(s["failed"]) for s in stats), Counter()))
     summary = {"tars": len(sizes), "samples": sum(sizes.values()), "given": sum(s["given"] for s in stats),
-               "failed": _sum_failed(stats), "seconds": round(time.monotonic() - start, 2)}
+               "failed": failed, "seconds": round(time.monotonic() - start, 2)}
     write_json_atomic(join(cfg.out, "export_stats.json"), summary)
     log.info("export: %d tars, %d samples written of %d, failures %s", summary["tars"], summary["samples"],
              summary["given"], summary["failed"] or "none")
@@ -113,14 +115,6 @@ def _claim(out: str, plan: dict) -> None:
         check_params(read_json(url), plan, url)
     else:
         write_json_atomic(url, plan)
-
-
-def _sum_failed(stats: list[dict]) -> dict:
-    total: dict = {}
-    for s in stats:
-        for status, n in s["failed"].items():
-            total[status] = total.get(status, 0) + n
-    return total
 
 
 def add_parser(sub) -> None:

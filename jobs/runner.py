@@ -171,7 +171,9 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=
     ``matched`` (the match stage of the same run) saves reading its stats back."""
     manifest = _matched_manifest(cfg.out)
     metadata = matched.metadata if matched else load_metadata(manifest["metadata"])
-    counts = read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
+    # Chained after match in this run, the counts are in hand; otherwise read (and check) them.
+    counts = matched.counts if matched else read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS),
+                                                               manifest["params"])
     params = balance_params(manifest["params"], cfg.t, cfg.seed)
     if metadata.per_language:
         params["reference_lang"] = cfg.reference_lang
