@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -100,30 +99,21 @@ def bench_count_balance(matched: list[pa.Array], n_entries: int) -> dict:
     return {"count_texts_per_s": round(rows / count_s), "balance_texts_per_s": round(rows / balance_s)}
 
 
-@lru_cache(maxsize=1)
-def _plain_matcher(metadata_url: str):
-    """One matcher per process, as a Spark Python worker keeps one."""
-    from curation.lineage import match_params
-    from curation.matcher_cache import metadata_matcher
-    from curation.metadata_io import load_metadata
-
-    metadata = load_metadata(metadata_url)
-    return metadata_matcher(metadata, "metaclip-v2", "en"), match_params(metadata.sha256, "metaclip-v2", "text")
-
-
 def _plain_match(args):
-    from curation.stages import ShardTask, match_shard_counts
+    from curation.shards import Shard, run_shard
+    from curation.stages import MatchStage
 
-    task, out, metadata_url = args
-    matcher, params = _plain_matcher(metadata_url)
-    return match_shard_counts(ShardTask(*task), out, matcher, "text", params)
+    shard, out, metadata_url, params, entries = args
+    return run_shard(MatchStage(out, params, entries, "", metadata_url), Shard(*shard))
 
 
 def _plain_balance(args):
-    from curation.stages import balance_shard_counts
+    from curation.shards import Shard, run_shard
+    from curation.stages import BalanceStage
 
-    name, matched_dir, curated_dir, p = args
-    return balance_shard_counts(name, matched_dir, curated_dir, p, 0, {"t": 20000})
+    name, matched_dir, curated_dir, p, params = args
+    shard = Shard(name, f"{matched_dir}/{name}.parquet")
+    return run_shard(BalanceStage(curated_dir, params, matched_dir, p, 0), shard)
 
 
 def bench_plain(paths: dict, work: Path) -> float:
@@ -142,25 +132,26 @@ def bench_plain(paths: dict, work: Path) -> float:
     start = time.perf_counter()
     metadata = load_metadata(str(paths["metadata"]))
     tasks = plan_pool_shards(str(paths["pool"]))
+    params = match_params(metadata.sha256, "metaclip-v2", "text")
     with get_context("spawn").Pool(2) as pool:
-        results = pool.map(_plain_match, [((t.name, t.source), str(work / "matched"), str(paths["metadata"]))
-                                          for t in tasks], chunksize=1)
+        results = pool.map(_plain_match, [((t.name, t.source, t.index), str(work / "matched"),
+                                           str(paths["metadata"]), params, len(metadata)) for t in tasks], chunksize=1)
         counts = np.zeros(len(metadata), dtype=np.int64)
-        for _, ids, c in results:
-            add_sparse(counts, ids, c)
-        params = match_params(metadata.sha256, "metaclip-v2", "text")
+        for r in results:
+            add_sparse(counts, *r.counts)
         write_entry_counts(str(work / "entry_counts.parquet"), str(work / "entry_counts.json"), metadata, counts,
                            params)
         p = entry_probabilities(counts, 20000)
-        balanced = pool.map(_plain_balance, [(s["shard"], str(work / "matched"), str(work / "curated"), p)
-                                             for s, _, _ in results], chunksize=1)
+        b_params = balance_params(params, 20000, 0)
+        balanced = pool.map(_plain_balance, [(r.stats["shard"], str(work / "matched"), str(work / "curated"), p,
+                                              b_params) for r in results], chunksize=1)
     kept = np.zeros(len(metadata), dtype=np.int64)
-    for _, ids, c in balanced:
-        add_sparse(kept, ids, c)
-    curated_rows = sum(s["curated_rows"] for s, _, _ in balanced)
+    for r in balanced:
+        add_sparse(kept, *r.counts)
+    curated_rows = sum(r.stats["curated_rows"] for r in balanced)
     card = build_datacard(metadata=metadata, thresholds={"": 20000}, counts=counts, kept_counts=kept,
-                          match_stats=[s for s, _, _ in results], curated_rows=curated_rows,
-                          params=balance_params(params, 20000, 0), timings={})
+                          match_stats=[r.stats for r in results], curated_rows=curated_rows,
+                          params=b_params, timings={})
     write_datacard(str(work / "datacard.json"), card)
     return time.perf_counter() - start
 

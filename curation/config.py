@@ -1,47 +1,272 @@
-"""Typed run configuration, built at the edge (command line) and passed down as values."""
+"""Typed configuration, one dataclass per concern, each stated once: a field's default and
+help live here, and the ``curate`` command builds its flags and YAML sections from them
+(``jobs.cli``). Runners receive these values, never an argparse namespace.
 
+``opt(default, help, ...)`` declares a field. ``SECTION`` names a class's YAML section.
+"""
+
+import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from curation.errors import InputError
 from curation.storage import StorageOptions
-from curation.variants import DEFAULT_VARIANT
+from curation.variants import DEFAULT_VARIANT, VARIANTS
+
+REQUIRED = dataclasses.MISSING
 
 
-@dataclass
-class SparkOptions:
+def opt(default=REQUIRED, help: str = "", *, choices=None, path: bool = False, positional: bool = False,
+        flag: str | None = None):
+    """A config field: its default (none: required), help text, allowed values, whether it
+    is a path (made absolute on the driver: executors run in other folders), whether it is
+    a positional argument, and its flag name when not ``--field-name``."""
+    meta = {"help": help, "choices": choices, "path": path, "positional": positional, "flag": flag}
+    if isinstance(default, (dict, list)):
+        value = default
+        return field(default_factory=lambda: type(value)(value), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(kw_only=True)
+class SparkConfig:
     """Where and how Spark runs: ``master=None`` is spark-submit's master, else ``local[*]``."""
 
-    master: str | None = None
-    conf: dict = field(default_factory=dict)
-    storage: StorageOptions = field(default_factory=StorageOptions)
+    SECTION: ClassVar[str] = "spark"
+    master: str | None = opt(None, "Spark master URL (default: spark-submit's --master, else local[*])")
+    conf: dict = opt({}, "Spark configuration KEY=VALUE, repeatable (e.g. --conf spark.executor.memory=4g)")
 
 
-@dataclass
+@dataclass(kw_only=True)
+class StorageConfig:
+    """S3 options that are not secrets; credentials come from the AWS environment or profile."""
+
+    SECTION: ClassVar[str] = "storage"
+    s3_endpoint: str | None = opt(None, "S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL)")
+    s3_profile: str | None = opt(None, "AWS profile (default: $AWS_PROFILE)")
+    s3_region: str | None = opt(None, "AWS region (default: $AWS_REGION)")
+
+    def options(self) -> StorageOptions:
+        return StorageOptions.from_env(self.s3_endpoint, self.s3_profile, self.s3_region)
+
+
+@dataclass(kw_only=True)
 class MatchConfig:
     """Match every text of ``pool`` against ``metadata``; outputs under ``out``."""
 
-    pool: str
-    metadata: str
-    out: str
-    text_column: str = "text"
-    variant: str = DEFAULT_VARIANT
-    default_lang: str = "en"  # per-language metadata: the list for texts without their own
-    overwrite: bool = False
+    SECTION: ClassVar[str] = "match"
+    pool: str = opt(help="folder of pool shards (Parquet or JSONL), local or s3://", path=True)
+    metadata: str = opt(help="metadata list (JSON list of strings, or one entry a line), or a folder of "
+                             "<lang>.json lists", path=True)
+    out: str = opt(help="run folder for all outputs, local or s3://", path=True)
+    text_column: str = opt("text", "column holding the alt-text")
+    variant: str = opt(DEFAULT_VARIANT, "matching variant", choices=sorted(VARIANTS))
+    default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none")
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CountConfig:
     """Sum the per-shard counts of the matched shards under ``out``."""
 
-    out: str
-    metadata: str | None = None
+    SECTION: ClassVar[str] = "count"
+    out: str = opt(help="run folder for all outputs, local or s3://", path=True)
+    metadata: str | None = opt(None, "metadata list (default: the one match used)", path=True)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BalanceConfig:
     """Keep matched texts of ``out`` with the balancing probability for threshold ``t``."""
 
-    out: str
-    t: float = 20000
-    seed: int = 0
-    reference_lang: str = "en"  # per-language metadata: the language that gets t itself
-    overwrite: bool = False
+    SECTION: ClassVar[str] = "balance"
+    out: str = opt(help="run folder for all outputs, local or s3://", path=True)
+    t: float = opt(20000.0, "balancing threshold t")
+    seed: int = opt(0, "seed of the hash coin")
+    reference_lang: str = opt("en", "per-language metadata: the language that gets --t; others match its "
+                                    "tail proportion")
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
+
+
+@dataclass(kw_only=True)
+class ExportConfig:
+    """Curated (or, ``online``, all matched) rows to WebDataset tars."""
+
+    SECTION: ClassVar[str] = "export"
+    curated: str = opt(help="run folder (or its curated/ folder), local or s3://", path=True)
+    out: str = opt(help="folder for NNNNN.tar, NNNNN.parquet, sizes.json", path=True)
+    samples_per_tar: int = opt(10_000, "samples per tar")
+    shuffle_seed: int | None = opt(None, "deterministic shuffle before sharding")
+    online: bool = opt(False, "export every matched pair + probabilities.npy for online balancing")
+    resize: int | None = opt(None, "resize so that one side is this many pixels")
+    resize_mode: str = opt("longest", "which side --resize sets", choices=["longest", "shortest"])
+    timeout: float = opt(10.0, "seconds per fetch")
+    retries: int = opt(1, "extra tries of a failed http(s) fetch")
+    max_bytes: int = opt(20 * 2**20, "largest image accepted, in bytes")
+    threads: int = opt(16, "concurrent fetches per task")
+    text_column: str = opt("text", "column holding the alt-text")
+    keep_list: str | None = opt(None, "keep list from `curate dedup`: skip the samples it removes", path=True)
+
+    def options(self):
+        from curation.export import ExportOptions
+        from curation.images import FetchOptions, ResizeOptions
+
+        return ExportOptions(samples_per_tar=self.samples_per_tar, shuffle_seed=self.shuffle_seed,
+                             text_column=self.text_column,
+                             fetch=FetchOptions(self.timeout, self.retries, self.max_bytes, self.threads),
+                             resize=ResizeOptions(self.resize, self.resize_mode))
+
+
+@dataclass(kw_only=True)
+class IngestConfig:
+    """WARC/WAT files or url+caption tables to pool shards."""
+
+    SECTION: ClassVar[str] = "ingest"
+    input: str = opt(help="comma-separated files, folders or glob patterns")
+    out: str = opt(help="pool folder to write (NNNNN.parquet, ingest_stats.json)", path=True)
+    shards: int | None = opt(None, "output shards (default: one per input file)")
+    max_text_chars: int | None = opt(None, "drop alt-texts longer than this")
+    langid: bool = opt(True, "identify each alt-text's language")
+    url_column: str = opt("url", "tables: the image URL column")
+    caption_column: str = opt("caption", "tables: the caption column")
+
+    def options(self):
+        from curation.ingest.extract import IngestOptions
+
+        return IngestOptions(max_text_chars=self.max_text_chars, langid=self.langid, url_column=self.url_column,
+                             caption_column=self.caption_column)
+
+    def input_urls(self) -> str:
+        import os
+
+        parts = (p.strip() for p in self.input.split(","))
+        return ",".join(p if "://" in p else os.path.abspath(p) for p in parts if p)
+
+
+@dataclass(kw_only=True)
+class ModelConfig:
+    SECTION: ClassVar[str] = "model"
+    model: str = opt("tiny", "open_clip model name, or ours (tiny)")
+    pretrained: str | None = opt(None, "local checkpoint file (or an open_clip tag with hub access)")
+
+
+@dataclass(kw_only=True)
+class EmbedConfig:
+    """open_clip embeddings of exported tars, one part per tar (clip-retrieval layout)."""
+
+    SECTION: ClassVar[str] = "embed"
+    shards: str = opt(help="folder of NNNNN.tar", path=True)
+    out: str = opt(help="embeddings folder (img_emb/, text_emb/, metadata/)", path=True)
+    batch_size: int = opt(256, "samples per batch")
+    decode: str = opt("auto", "image decoding: on the device (nvJPEG on a GPU), or PIL; auto: device on a GPU",
+                      choices=["auto", "tensor", "pil"])
+    local: bool = opt(False, "run in this process instead of Spark tasks")
+
+
+@dataclass(kw_only=True)
+class IndexConfig:
+    SECTION: ClassVar[str] = "index"
+    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
+    out: str = opt(help="index folder (image.index, keys.json, infos.json)", path=True)
+    kind: str = opt("img", "which embeddings to index", choices=["img", "text"])
+    memory_mb: float = opt(4096.0, "memory budget of the index, in MB")
+
+
+@dataclass(kw_only=True)
+class KnnConfig:
+    SECTION: ClassVar[str] = "knn"
+    index: str = opt(help="index folder from `curate index`", path=True)
+    embeddings: str | None = opt(None, "embeddings folder (for --key)", path=True)
+    text: str | None = opt(None, "query by this text")
+    image: str | None = opt(None, "query by this image file", path=True)
+    key: str | None = opt(None, "query by the stored vector of this key")
+    k: int = opt(10, "neighbours to print", flag="-k")
+
+    def __post_init__(self):
+        given = [n for n in ("text", "image", "key") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise InputError("curate knn: give exactly one of --text, --image, --key")
+        if self.key is not None and not self.embeddings:
+            raise InputError("--key needs --embeddings")
+
+
+@dataclass(kw_only=True)
+class DedupConfig:
+    SECTION: ClassVar[str] = "dedup"
+    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
+    out: str = opt(help="keep list Parquet (key, keep, reason, duplicate_of)", path=True)
+    threshold: float = opt(0.95, "cosine similarity of duplicates")
+    cluster_size: int = opt(1000, "mean samples per k-means cluster")
+    min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    SECTION: ClassVar[str] = "train"
+    shards: str = opt(help="folder of exported tars with sizes.json", path=True)
+    out: str = opt(help="logs and checkpoints; a rerun resumes from the latest", path=True)
+    epochs: int = opt(1, "epochs")
+    batch_size: int = opt(64, "samples per batch")
+    lr: float = opt(5e-4, "learning rate")
+    warmup: int = opt(0, "warmup steps")
+    workers: int = opt(0, "data loader workers")
+
+
+@dataclass(kw_only=True)
+class OutConfig:
+    """A command that only reads a run folder."""
+
+    SECTION: ClassVar[str] = "run"
+    out: str = opt(help="run folder (or a pool, export or embeddings folder)", path=True)
+
+
+@dataclass(kw_only=True)
+class MetadataBuildConfig:
+    SECTION: ClassVar[str] = "build"
+    wordnet: str | None = opt(None, "folder of WordNet 3.0 data.* files (e.g. /usr/share/wordnet)")
+    wordnet_lemmas: str = opt("head", "head: synset names as MetaCLIP takes them; all: every lemma",
+                              choices=["head", "all"])
+    unigrams: str | None = opt(None, "TSV ngram<TAB>count (file or folder of parts)")
+    bigrams: str | None = opt(None, "TSV 'a b'<TAB>count; PMI needs --unigrams too")
+    titles: str | None = opt(None, "Wikimedia page-view dump lines 'project title views bytes', or TSV")
+    title_project: str = opt("en", "page-view project to count")
+    extra: list = opt([], "extra entries (one a line, or JSON); repeatable")
+    numbers: bool = opt(True, "include the numbers 0..99")
+    budget: int = opt(500_000, "maximum entries")
+    min_unigram_count: int = opt(100, "smallest unigram count kept")
+    min_bigram_pmi: float = opt(30.0, "smallest bigram PMI kept, in bits")
+    min_title_views: int = opt(70, "smallest title page views kept")
+    lang: str = opt("en", "language of the list (no-space languages join bigrams)")
+    out: str = opt(help="output FILE.json (FILE.manifest.json is written beside it)")
+
+
+@dataclass(kw_only=True)
+class MetadataStatsConfig:
+    SECTION: ClassVar[str] = "stats"
+    file: str = opt(help="metadata list (JSON list or one entry a line)", positional=True)
+
+
+@dataclass(kw_only=True)
+class MetadataDiffConfig:
+    SECTION: ClassVar[str] = "diff"
+    old: str = opt(help="the older list", positional=True)
+    new: str = opt(help="the newer list", positional=True)
+    mapping: str | None = opt(None, "write old_id,new_id (-1: removed) as Parquet here")
+    show: int = opt(10, "how many added/removed entries to print")
+
+
+@dataclass(kw_only=True)
+class MetadataImportConfig:
+    SECTION: ClassVar[str] = "import"
+    file: str = opt(help="MetaCLIP metadata.json (a JSON list of strings)", positional=True)
+    out: str = opt(help="where to write the list (its manifest goes beside it)")
+
+
+@dataclass(kw_only=True)
+class NgramsConfig:
+    SECTION: ClassVar[str] = "ngrams"
+    corpus: str | None = opt(None, "folder of .txt/.jsonl/.parquet text shards", path=True)
+    text_column: str = opt("text", "column holding the text")
+    pageviews: str | None = opt(None, "folder of Wikimedia page-view dump files", path=True)
+    project: str = opt("en", "page-view project to count")
+    out: str = opt(help="folder for unigrams/, bigrams/, titles/", path=True)
+    partitions: int | None = opt(None, "output parts per kind (default: Spark's parallelism)")

@@ -6,18 +6,22 @@ with ``NNNNN.parquet`` listing every sample it was given (key, status, error), f
 included, and a done marker; ``sizes.json`` counts the samples in each tar (open_clip reads it).
 """
 
-import io
+import hashlib
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation import layout
+from curation.balancing import segment_probabilities
+from curation.errors import InputError
+from curation.hashing import coins
 from curation.images import FetchOptions, ResizeOptions, fetch_all, prepare
-from curation.io import exists, get_fs, join, open_atomic, read_json, write_json_atomic, write_parquet_atomic
+from curation.io import exists, join, npy_bytes, parquet_rows, read_json, read_parquet, write_json_atomic
+from curation.shards import MANIFEST, Shard, ShardOutput, ShardStage
 from curation.wds import TarWriter, UniqueKeys
 
 SIZES = "sizes.json"
@@ -35,23 +39,20 @@ class ExportOptions:
     resize: ResizeOptions = field(default_factory=ResizeOptions)
 
 
-@dataclass(frozen=True)
-class TarTask:
-    """One tar: its name and the rows it takes, as (shard url, row indices) pieces."""
-
-    name: str
-    pieces: tuple
-
-
 def shard_rows(url: str) -> int:
-    fs, path = get_fs(url)
-    with fs.open(path, "rb") as f:
-        return pq.ParquetFile(f).metadata.num_rows
+    return parquet_rows(url)
 
 
-def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int, order: np.ndarray | None = None):
-    """Cut the global order into tars. ``order`` (a permutation of all rows, as global row
-    numbers) replaces the shards' own order when given."""
+def shard_coins(seed: int, url: str) -> np.ndarray:
+    """The shuffle coin of every row of a shard, in row order."""
+    return coins(read_parquet(url, columns=["key"])["key"], seed)
+
+
+def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int,
+              order: np.ndarray | None = None) -> list[Shard]:
+    """Cut the global order into tars: one ``Shard`` per tar, whose source is the rows it
+    takes as (shard url, row indices) pieces. ``order`` (a permutation of all rows, as
+    global row numbers) replaces the shards' own order when given."""
     starts = np.concatenate(([0], np.cumsum(rows))).astype(np.int64)
     total = int(starts[-1])
     order = np.arange(total, dtype=np.int64) if order is None else order
@@ -62,7 +63,7 @@ def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int, order: n
         pieces = []
         for s in dict.fromkeys(shard_of.tolist()):  # shards in order of first appearance
             pieces.append((shards[s], tuple((chunk[shard_of == s] - starts[s]).tolist())))
-        tasks.append(TarTask(layout.shard_name(t), tuple(pieces)))
+        tasks.append(Shard(layout.shard_name(t), tuple(pieces), t))
     return tasks
 
 
@@ -74,40 +75,111 @@ def shuffled_order(shard_coins: list[np.ndarray]) -> np.ndarray:
     return np.lexsort((np.arange(len(u)), u)).astype(np.int64)
 
 
-def read_rows(task: TarTask) -> pa.Table:
+def read_rows(pieces: tuple) -> pa.Table:
     """The rows of a tar, in the tar's order."""
-    tables = []
-    for url, rows in task.pieces:
-        fs, path = get_fs(url)
-        with fs.open(path, "rb") as f:
-            tables.append(pq.read_table(f).take(pa.array(rows, pa.int64())))
+    tables = [read_parquet(url).take(pa.array(rows, pa.int64())) for url, rows in pieces]
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
-def write_tar(task: TarTask, out: str, entries: list[str], opts: ExportOptions,
-              removed: frozenset = frozenset()) -> dict:
-    """Write ``out/NNNNN.tar`` and ``out/NNNNN.parquet`` for one tar (skipped when done).
+class ExportStage(ShardStage):
+    """One tar per shard: ``NNNNN.tar`` (image, ``.txt``, ``.json`` per sample) and
+    ``NNNNN.parquet`` listing every sample it was given (key, status, error), failures
+    included. Rows whose key is in ``removed`` (a keep list's removals) are listed, not written."""
 
-    Rows whose key is in ``removed`` (a keep list's removals) are listed, not written."""
-    done = layout.done_url(out, task.name)
-    if exists(done):
-        return {**read_json(done), "skipped": True}
-    rows = read_rows(task).to_pylist()
-    images = _images(rows, opts.fetch, removed)
-    status, written = [], 0
-    unique = UniqueKeys()
-    with open_atomic(join(out, f"{task.name}.tar")) as f:
-        tar = TarWriter(f)
+    name = "export"
+    rows_key = "given"
+
+    def __init__(self, out_dir: str, params: dict, entries: list[str], opts: ExportOptions,
+                 removed: frozenset = frozenset()):
+        super().__init__(out_dir, params)
+        self.entries, self.opts, self.removed = entries, opts, removed
+
+    def process(self, shard: Shard) -> ShardOutput:
+        rows = read_rows(shard.source).to_pylist()
+        images = _images(rows, self.opts.fetch, self.removed)
+        status, written = [], 0
+        unique = UniqueKeys()
+        # Tars can be large: spooled to a local temporary file past 64 MiB, then written atomically.
+        tar_file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        tar = TarWriter(tar_file)
         for row, fetched in zip(rows, images):
-            record = _write_sample(tar, row, fetched, unique, entries, opts)
+            record = _write_sample(tar, row, fetched, unique, self.entries, self.opts)
             written += record["status"] == "success"
             status.append(record)
         tar.close()
-    write_parquet_atomic(join(out, f"{task.name}.parquet"), pa.Table.from_pylist(status, schema=STATUS_SCHEMA))
-    stats = {"tar": f"{task.name}.tar", "samples": written, "given": len(rows),
-             "failed": {s: n for s, n in Counter(r["status"] for r in status).items() if s != "success"}}
-    write_json_atomic(done, stats)
-    return {**stats, "skipped": False}
+        tar_file.seek(0)
+        files = {join(self.out_dir, f"{shard.name}.tar"): tar_file,
+                 join(self.out_dir, f"{shard.name}.parquet"): pa.Table.from_pylist(status, schema=STATUS_SCHEMA)}
+        stats = {"tar": f"{shard.name}.tar", "samples": written, "given": len(rows),
+                 "failed": {s: n for s, n in Counter(r["status"] for r in status).items() if s != "success"}}
+        return ShardOutput(files, stats)
+
+
+def plan_params(plan: dict) -> dict:
+    """The parameters that key an export's done markers: the plan's options and a digest of
+    its shards and row counts (the full plan is in the manifest)."""
+    digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+    return {**{k: v for k, v in plan.items() if k not in ("shards", "rows", "source")}, "plan_sha256": digest}
+
+
+def run_folder(folder: str) -> str | None:
+    """The run folder ``folder`` belongs to (itself, or the parent of its ``curated/``)."""
+    if exists(join(folder, layout.MATCHED, MANIFEST)):
+        return folder
+    parent = folder.rstrip("/").rsplit("/", 1)[0]
+    return parent if exists(join(parent, layout.MATCHED, MANIFEST)) else None
+
+
+def export_source(curated: str, online: bool) -> tuple[str, str | None]:
+    """(folder of the shards to export, run folder): ``curated/`` of a run (or the folder
+    itself), or the run's ``matched/`` for an online export."""
+    run = run_folder(curated)
+    if online:
+        if run is None:
+            raise InputError(f"{curated}: --online needs a run folder (with matched/ and entry_counts.parquet)")
+        return join(run, layout.MATCHED), run
+    return (join(curated, layout.CURATED) if exists(join(curated, layout.CURATED)) else curated), run
+
+
+def run_entries(run: str | None) -> list[str]:
+    """The metadata entries of a run (none when the export has no run folder)."""
+    from curation.metadata_io import load_metadata
+
+    return load_metadata(read_json(join(run, layout.MATCHED, MANIFEST))["metadata"]).entries if run else []
+
+
+def run_probabilities(run: str) -> np.ndarray:
+    """Per-entry ``p`` of a run, exactly as balancing computed it: the entry counts with
+    each language's t from the data card."""
+    card = read_json(join(run, layout.DATACARD))
+    table = read_parquet(join(run, layout.ENTRY_COUNTS))
+    counts = table["count"].to_numpy()
+    if "lang" in table.column_names and card.get("languages"):
+        langs = table["lang"].to_pylist()
+        segments: dict = {}
+        for i, lang in enumerate(langs):
+            start, _ = segments.get(lang, (i, i))
+            segments[lang] = (start, i + 1)
+        thresholds = {row["lang"]: row["t"] for row in card["languages"]}
+    else:
+        from curation.metadata_io import SINGLE
+
+        segments, thresholds = {SINGLE: (0, len(counts))}, {SINGLE: card["t"]}
+    return segment_probabilities(counts, segments, thresholds)
+
+
+def finish_export(out: str, stats: list[dict], run: str | None, online: bool, seconds: float) -> dict:
+    """Write ``sizes.json``, ``export_stats.json`` and, online, ``probabilities.npy`` and the
+    run's data card; return the summary."""
+    sizes = write_sizes(out, stats)
+    if online:
+        write_probabilities(out, run_probabilities(run))
+        write_json_atomic(join(out, layout.DATACARD), read_json(join(run, layout.DATACARD)))
+    failed = dict(sum((Counter(s["failed"]) for s in stats), Counter()))
+    summary = {"tars": len(sizes), "samples": sum(sizes.values()), "given": sum(s["given"] for s in stats),
+               "failed": failed, "seconds": round(seconds, 2)}
+    write_json_atomic(join(out, "export_stats.json"), summary)
+    return summary
 
 
 def _images(rows: list[dict], opts: FetchOptions, removed: frozenset):
@@ -147,9 +219,9 @@ def write_sizes(out: str, stats: list[dict]) -> dict:
 
 
 def write_probabilities(out: str, p: np.ndarray) -> None:
+    """``probabilities.npy`` in float64: the exact p of balancing, so that epoch 0 of online
+    balancing is the offline subset itself."""
     from curation.io import write_bytes_atomic
     from curation.online import PROBABILITIES
 
-    buf = io.BytesIO()
-    np.save(buf, p.astype(np.float32))
-    write_bytes_atomic(join(out, PROBABILITIES), buf.getvalue())
+    write_bytes_atomic(join(out, PROBABILITIES), npy_bytes(np.asarray(p, dtype=np.float64)))

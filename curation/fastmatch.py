@@ -18,6 +18,7 @@ from collections import deque
 import numpy as np
 
 from curation import fastmatch_kernel as k
+from curation.text import SPACED, WRAPPED
 
 MAGIC = b"CURIDX04"
 MAX_DFA_CELLS = 16_000_000  # states x byte classes of the dense DFA (64 MB of int32)
@@ -26,8 +27,6 @@ ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", 
           "dfa", "dfa_out_off", "dfa_out_ids")
 FILTER_BITS_PER_EDGE = 16
 LOAD_FACTOR = 0.6
-WRAPPED = ",.;:?!`"
-SPACED = "\t\n\r"
 
 
 def _table_size(n: int) -> int:

@@ -17,8 +17,13 @@ one of the bytes such a match must contain.
 import numba
 import numpy as np
 
+from curation.text import spacing_byte_kinds
+
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-FNV_PRIME = np.uint64(0x100000001B3)
+# The spacing rule as a byte table (from ``curation.text``); numba freezes a global array
+# into the compiled kernel as a constant.
+BYTE_KINDS = spacing_byte_kinds()
+WRAP_KIND, SPACE_KIND = 1, 2
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 SPACE = 32
 ID_BITS = 24  # token/node ids below 2**24 (16.7M)
@@ -77,15 +82,6 @@ def home(h, size):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def find_token(buf, start, end, tok_table, tok_bytes, tok_off):
-    """Slot of token ``buf[start:end]`` in the vocabulary table, or -1.
-
-    A slot is ``[key, first 8 bytes, info]``; see ``slot_key`` and ``fastmatch``."""
-    h, head = token_hash(buf, start, end)
-    return probe_token(h, head, buf, start, end, tok_table, tok_bytes, tok_off)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def probe_token(h, head, buf, start, end, tok_table, tok_bytes, tok_off):
     """Slot of the token with hash ``h`` and first bytes ``head`` (``buf[start:end]``), or -1."""
     n = end - start
@@ -141,12 +137,6 @@ def find_child(parent, token, ng_table):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def is_wrapped(c):
-    # , . ; : ? ! `
-    return c == 44 or c == 46 or c == 59 or c == 58 or c == 63 or c == 33 or c == 96
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def spaced_bytes(data, start, end, out, trigger):
     """Write MetaCLIP's spaced form of ``data[start:end]`` into ``out``; return its length,
     negated when the text holds no trigger byte."""
@@ -157,12 +147,13 @@ def spaced_bytes(data, start, end, out, trigger):
     for i in range(start, end):
         c = data[i]
         hit = hit or trigger[c]
-        if is_wrapped(c):
+        kind = BYTE_KINDS[c]
+        if kind == WRAP_KIND:
             out[n] = SPACE
             out[n + 1] = c
             out[n + 2] = SPACE
             n += 3
-        elif c == 9 or c == 10 or c == 13:
+        elif kind == SPACE_KIND:
             out[n] = SPACE
             n += 1
         else:

@@ -1,14 +1,21 @@
-"""The one IO helper: every read and write goes through fsspec, so a local path,
+"""The one IO helper: every read and write of run data goes through fsspec, so a local path,
 ``file://`` and ``s3://`` URLs are the same thing to every stage.
 
-Writes are atomic: data goes to a hidden temporary name in the target folder and is then
-moved into place, so no partial file is ever visible under a final name.
+Object-store options are never written into fsspec's global configuration. They are passed
+to ``get_fs`` (``storage=``), or scoped around a piece of work with ``using_storage``: a
+task enters the scope with the options its driver shipped, and leaves it when done.
+
+Writes are atomic, through one writer (``open_atomic``): data goes to a hidden temporary
+name in the target folder (or one local temporary uploaded in a single PUT, for object
+stores) and is then moved into place, so no partial file is ever visible under a final name.
 """
 
+import contextvars
 import io
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -19,10 +26,32 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from curation.errors import InputError
+from curation.storage import StorageOptions
+
+_STORAGE: contextvars.ContextVar = contextvars.ContextVar("curation_storage", default=None)
+_OBJECT_STORES = ("s3://", "s3a://")
 
 
-def get_fs(url: str):
-    """Return ``(filesystem, path)`` for ``url``."""
+@contextmanager
+def using_storage(options: StorageOptions | None):
+    """Within this block, ``get_fs`` uses ``options`` for object-store URLs."""
+    token = _STORAGE.set(options)
+    try:
+        yield options
+    finally:
+        _STORAGE.reset(token)
+
+
+def current_storage() -> StorageOptions | None:
+    return _STORAGE.get()
+
+
+def get_fs(url: str, storage: StorageOptions | None = None):
+    """Return ``(filesystem, path)`` for ``url``; object stores get ``storage`` (or the
+    options of the enclosing ``using_storage`` block)."""
+    options = storage or _STORAGE.get()
+    if options is not None and url.startswith(_OBJECT_STORES):
+        return fsspec.core.url_to_fs(url, **options.s3_kwargs())
     return fsspec.core.url_to_fs(url)
 
 
@@ -41,14 +70,22 @@ def is_dir(url: str) -> bool:
     return fs.isdir(path)
 
 
-def read_bytes(url: str) -> bytes:
-    """Read a whole file; a missing file raises ``InputError`` naming it."""
+@contextmanager
+def open_read(url: str, compression: str | None = None):
+    """A binary file object to read ``url``; a missing file raises ``InputError`` naming it."""
     fs, path = get_fs(url)
     try:
-        with fs.open(path, "rb") as f:
-            return f.read()
+        f = fs.open(path, "rb", compression=compression)
     except FileNotFoundError:
         raise InputError(f"{url}: file not found") from None
+    with f:
+        yield f
+
+
+def read_bytes(url: str) -> bytes:
+    """Read a whole file; a missing file raises ``InputError`` naming it."""
+    with open_read(url) as f:
+        return f.read()
 
 
 def read_json(url: str):
@@ -71,50 +108,19 @@ def list_files(url: str, suffixes: tuple[str, ...]) -> list[str]:
     return [join(url, name) for name in sorted(names)]
 
 
-def write_bytes_atomic(url: str, data: bytes) -> None:
-    """Write ``data`` to ``url`` through a temporary name in the same folder, then move it."""
-    fs, path = get_fs(url)
-    folder, name = posixpath.split(path)
-    fs.makedirs(folder, exist_ok=True)
-    tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
-    with fs.open(tmp, "wb") as f:
-        f.write(data)
-    fs.mv(tmp, path)
-
-
-def write_json_atomic(url: str, value) -> None:
-    write_bytes_atomic(url, (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
-
-
-def write_parquet_atomic(url: str, table: pa.Table) -> None:
-    """Write ``table`` as one Parquet file at ``url``, atomically."""
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    write_bytes_atomic(url, buf.getvalue())
-
-
-def read_parquet(url: str) -> pa.Table:
-    """Read one Parquet file; an unreadable file raises ``InputError`` naming it."""
-    fs, path = get_fs(url)
-    try:
-        with fs.open(path, "rb") as f:
-            return pq.read_table(f)
-    except FileNotFoundError:
-        raise InputError(f"{url}: file not found") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{url}: unreadable Parquet file ({exc})") from None
-
-
-def remove(url: str) -> None:
-    fs, path = get_fs(url)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
+def list_names(url: str, suffix: str) -> list[str]:
+    """Names (without ``suffix``) of the files ``*suffix`` directly under ``url``, sorted;
+    none when the folder does not exist. Done-marker folders are read with it."""
+    if not exists(url):
+        return []
+    return [u.rsplit("/", 1)[-1][: -len(suffix)] for u in list_files(url, (suffix,))]
 
 
 @contextmanager
 def open_atomic(url: str):
     """A binary file to write ``url`` through: a hidden temporary beside it (local) or a
-    local temporary uploaded in one piece (object stores), moved into place on success."""
+    local temporary uploaded in one piece (object stores), moved into place on success.
+    This is the only writer of run data; the helpers below all use it."""
     fs, path = get_fs(url)
     if isinstance(fs, LocalFileSystem):
         folder, name = posixpath.split(path)
@@ -132,3 +138,60 @@ def open_atomic(url: str):
         yield f
         f.flush()
         fs.put_file(f.name, path)  # one PUT: the object appears whole or not at all
+
+
+def write_bytes_atomic(url: str, data: bytes) -> None:
+    with open_atomic(url) as f:
+        f.write(data)
+
+
+def write_json_atomic(url: str, value) -> None:
+    write_bytes_atomic(url, (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+
+
+def write_parquet_atomic(url: str, table: pa.Table) -> None:
+    """Write ``table`` as one Parquet file at ``url``, atomically."""
+    with open_atomic(url) as f:
+        pq.write_table(table, f, compression="zstd")
+
+
+def write_atomic(url: str, value) -> None:
+    """Write a ``pa.Table`` (as Parquet), ``bytes``, or the rest of a readable binary file
+    object to ``url``, atomically."""
+    if isinstance(value, pa.Table):
+        write_parquet_atomic(url, value)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        write_bytes_atomic(url, bytes(value))
+    else:
+        with open_atomic(url) as f:
+            shutil.copyfileobj(value, f, 1 << 20)
+
+
+def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet file; an unreadable file raises ``InputError`` naming it."""
+    try:
+        with open_read(url) as f:
+            return pq.read_table(f, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{url}: unreadable Parquet file ({exc})") from None
+
+
+def parquet_rows(url: str) -> int:
+    """Row count of a Parquet file, from its footer."""
+    with open_read(url) as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def remove(url: str) -> None:
+    fs, path = get_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def npy_bytes(array) -> bytes:
+    """``array`` as the bytes of a ``.npy`` file."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()

@@ -5,6 +5,8 @@
     <out>/matched/_rejected/<shard>.parquet  rejected rows with their reasons
     <out>/matched/_done/<shard>.json         done marker: shard stats and parameters
     <out>/entry_counts.parquet|.json         pool-wide counts
+    <out>/<filter>/<shard>.parquet           rows a filter stage keeps (between match and balance)
+    <out>/<filter>/_dropped/<shard>.parquet  rows it drops, with their reason
     <out>/curated/<shard>.parquet            kept rows
     <out>/curated/_counts/<shard>.parquet    kept rows per entry
     <out>/curated/_done/<shard>.json
@@ -44,3 +46,7 @@ def rejected_url(stage_dir: str, name: str) -> str:
 
 def done_url(stage_dir: str, name: str) -> str:
     return join(stage_dir, "_done", f"{name}.json")
+
+
+def dropped_url(stage_dir: str, name: str) -> str:
+    return join(stage_dir, "_dropped", f"{name}.parquet")

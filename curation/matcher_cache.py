@@ -8,6 +8,7 @@ temporary folder).
 
 import os
 import tempfile
+from functools import lru_cache
 
 from curation import fastmatch
 from curation.matching import Matcher, MetadataMatcher
@@ -36,3 +37,16 @@ def metadata_matcher(metadata, variant: str, default_lang: str, folder: str | No
     matchers = {lang: load_or_build(metadata.entries[s:e], variant, f"{metadata.sha256[:32]}-{lang or 'all'}", folder)
                 for lang, (s, e) in metadata.segments.items()}
     return MetadataMatcher(metadata, variant, default_lang, matchers=matchers)
+
+
+@lru_cache(maxsize=2)
+def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str) -> MetadataMatcher:
+    """The matcher of one Python worker, built (or mapped from the node's cache) once and
+    reused by its later tasks; refuses a metadata file that changed since the job started."""
+    from curation.errors import LineageError
+    from curation.metadata_io import load_metadata
+
+    metadata = load_metadata(metadata_url)
+    if metadata.sha256 != sha256:
+        raise LineageError(f"{metadata_url} changed while the job ran (sha256 {metadata.sha256} != {sha256})")
+    return metadata_matcher(metadata, variant, default_lang)

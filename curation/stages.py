@@ -1,14 +1,14 @@
-"""Per-shard stage work: match one pool shard, balance one matched shard.
+"""The curation chain as shard stages: match every pool shard, optional row filters, and
+balance. Each reads the shard of the stage before it (match reads the pool) and writes its
+rows, its sparse entry counts and its stats; see ``curation.shards`` for the skeleton.
 
-Each function reads its own input and writes its own outputs through ``curation.io``, so a
-scheduler (Spark, or a plain loop) only hands out shard names. A shard is done when its
-done marker exists; the marker is written last and holds the shard's stats and the
-parameters it was made with, so a rerun skips done shards and refuses mismatched ones.
+    <run>/matched/<shard>.parquet     pool rows that matched (+ entry_ids)
+    <run>/<filter>/<shard>.parquet    rows a filter keeps; the dropped ones, with a reason,
+                                      in <filter>/_dropped/<shard>.parquet
+    <run>/curated/<shard>.parquet     rows balancing keeps
 """
 
-import time
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,127 +17,152 @@ import pyarrow.compute as pc
 from curation import layout
 from curation.balancing import keep_mask
 from curation.counting import counts_table, matches_histogram, sparse_counts
-from curation.errors import InputError, LineageError
-from curation.io import exists, list_files, read_json, read_parquet, write_json_atomic, write_parquet_atomic
-from curation.matching import MetadataMatcher
+from curation.errors import InputError
+from curation.io import list_files, read_parquet
 from curation.pool import POOL_SUFFIXES, read_pool_shard
+from curation.shards import Shard, ShardOutput, ShardResult, ShardStage, done_names
 
 
-@dataclass(frozen=True)
-class ShardTask:
-    """One unit of work: the stable shard name and the input file it comes from."""
-
-    name: str
-    source: str
-
-
-def plan_pool_shards(pool_url: str) -> list[ShardTask]:
-    """One task per pool file, named by its position in sorted order."""
+def plan_pool_shards(pool_url: str) -> list[Shard]:
+    """One shard per pool file, named by its position in sorted order."""
     files = list_files(pool_url, POOL_SUFFIXES)
     if not files:
         raise InputError(f"{pool_url}: no pool shards (*.parquet, *.jsonl, *.jsonl.gz) found")
-    return [ShardTask(layout.shard_name(i), url) for i, url in enumerate(files)]
-
-
-def plan_stage_shards(stage_dir: str) -> list[str]:
-    """Names of the shards a previous stage finished (those with a done marker)."""
-    markers = list_files(layout.join(stage_dir, "_done"), (".json",)) if exists(
-        layout.join(stage_dir, "_done")) else []
-    return [url.rsplit("/", 1)[-1][: -len(".json")] for url in markers]
-
-
-def check_params(found: dict, wanted: dict, where: str) -> None:
-    """Raise ``LineageError`` if ``found`` parameters differ from ``wanted`` on any key."""
-    diff = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
-    if diff:
-        detail = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in sorted(diff.items()))
-        raise LineageError(f"{where} was made with other parameters ({detail}); use a new --out or --overwrite")
-
-
-def finished(stage_dir: str, name: str, params: dict):
-    """The done marker of shard ``name`` if it exists (checked against ``params``), else None."""
-    url = layout.done_url(stage_dir, name)
-    if not exists(url):
-        return None
-    stats = read_json(url)
-    check_params(stats.get("params", {}), params, url)
-    return stats
-
-
-def match_shard(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, text_column: str,
-                params: dict) -> dict:
-    """Match one pool shard and write its matched rows, counts, rejects and done marker.
-
-    Each text is matched against its ``lang`` column's list when the metadata has several.
-    Returns the shard's stats (``skipped`` when it was done already).
-    """
-    return match_shard_counts(task, matched_dir, matcher, text_column, params)[0]
-
-
-def match_shard_counts(task: ShardTask, matched_dir: str, matcher: MetadataMatcher, text_column: str,
-                       params: dict) -> tuple[dict, np.ndarray, np.ndarray]:
-    """``match_shard``, also returning the shard's sparse entry counts (ids, counts)."""
-    done = finished(matched_dir, task.name, params)
-    if done is not None:
-        return ({**done, "skipped": True}, *read_sparse_counts(layout.counts_url(matched_dir, task.name)))
-    start = time.monotonic()
-    shard = read_pool_shard(task.source, text_column)
-    langs = shard.table["lang"].combine_chunks() if "lang" in shard.table.column_names else None
-    entry_ids, list_keys = matcher.match_arrow(shard.table[text_column].combine_chunks(), langs)
-    has_match = pc.greater(pc.list_value_length(entry_ids), 0)
-    matched = shard.table.append_column("entry_ids", entry_ids).filter(has_match)
-    ids, counts = sparse_counts(entry_ids)
-    write_parquet_atomic(layout.data_url(matched_dir, task.name), matched)
-    write_parquet_atomic(layout.counts_url(matched_dir, task.name), counts_table(ids, counts))
-    if shard.rejected.num_rows:
-        write_parquet_atomic(layout.rejected_url(matched_dir, task.name), shard.rejected)
-    stats = _match_stats(task, shard, matched.num_rows, entry_ids, params)
-    stats["rows_per_list"] = dict(Counter(list_keys))
-    stats["matched_per_list"] = dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n))
-    stats["seconds"] = round(time.monotonic() - start, 3)
-    write_json_atomic(layout.done_url(matched_dir, task.name), stats)
-    return {**stats, "skipped": False}, ids, counts
-
-
-def _match_stats(task: ShardTask, shard, matched_rows: int, entry_ids: pa.Array, params: dict) -> dict:
-    reasons = shard.rejected["reason"].value_counts().to_pylist() if shard.rejected.num_rows else []
-    return {
-        "shard": task.name,
-        "source": task.source,
-        "pool_rows": shard.rows,
-        "matched_rows": matched_rows,
-        "unmatched_rows": shard.table.num_rows - matched_rows,
-        "rejected_rows": shard.rejected.num_rows,
-        "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
-        "matches": int(len(entry_ids.values)),
-        "matches_per_text": matches_histogram(entry_ids),
-        "params": params,
-    }
-
-
-def balance_shard(name: str, matched_dir: str, curated_dir: str, p: np.ndarray, seed: int, params: dict) -> dict:
-    """Keep each matched row of shard ``name`` by its hash coin; write kept rows and counts."""
-    return balance_shard_counts(name, matched_dir, curated_dir, p, seed, params)[0]
-
-
-def balance_shard_counts(name: str, matched_dir: str, curated_dir: str, p: np.ndarray, seed: int,
-                         params: dict) -> tuple[dict, np.ndarray, np.ndarray]:
-    """``balance_shard``, also returning the kept rows' sparse entry counts."""
-    done = finished(curated_dir, name, params)
-    if done is not None:
-        return ({**done, "skipped": True}, *read_sparse_counts(layout.counts_url(curated_dir, name)))
-    start = time.monotonic()
-    matched = read_parquet(layout.data_url(matched_dir, name))
-    kept = matched.filter(pa.array(keep_mask(matched["key"], matched["entry_ids"], p, seed)))
-    ids, counts = sparse_counts(kept["entry_ids"])
-    write_parquet_atomic(layout.data_url(curated_dir, name), kept)
-    write_parquet_atomic(layout.counts_url(curated_dir, name), counts_table(ids, counts))
-    stats = {"shard": name, "matched_rows": matched.num_rows, "curated_rows": kept.num_rows, "params": params,
-             "seconds": round(time.monotonic() - start, 3)}
-    write_json_atomic(layout.done_url(curated_dir, name), stats)
-    return {**stats, "skipped": False}, ids, counts
+    return [Shard(layout.shard_name(i), url, i) for i, url in enumerate(files)]
 
 
 def read_sparse_counts(url: str) -> tuple[np.ndarray, np.ndarray]:
     table = read_parquet(url)
     return table["entry_id"].to_numpy(), table["count"].to_numpy()
+
+
+class RowStage(ShardStage):
+    """A stage of the curation chain: rows in, rows out, with per-shard entry counts."""
+
+    has_counts = True
+
+    def __init__(self, out_dir: str, params: dict, entries: int):
+        super().__init__(out_dir, params)
+        self.entries = entries
+
+    @property
+    def counts_size(self) -> int:
+        return self.entries
+
+    def resumed(self, shard: Shard, stats: dict) -> ShardResult:
+        return ShardResult(stats, read_sparse_counts(layout.counts_url(self.out_dir, shard.name)), skipped=True)
+
+    def rows_output(self, name: str, table: pa.Table, **files) -> tuple[dict, tuple]:
+        """The files of a shard whose rows are ``table``: the rows and their sparse counts."""
+        ids, counts = sparse_counts(table["entry_ids"])
+        return ({layout.data_url(self.out_dir, name): table,
+                 layout.counts_url(self.out_dir, name): counts_table(ids, counts), **files}, (ids, counts))
+
+
+class MatchStage(RowStage):
+    """Match one pool shard against the metadata (each text against its ``lang``'s list
+    when the metadata has several); keep the rows that matched, count and reject the rest."""
+
+    name = "match"
+    folder = layout.MATCHED
+    rows_key = "pool_rows"
+
+    def __init__(self, out_dir: str, params: dict, entries: int, pool: str, metadata_url: str):
+        super().__init__(out_dir, params, entries)
+        self.pool, self.metadata_url = pool, metadata_url
+
+    def plan(self) -> list[Shard]:
+        return plan_pool_shards(self.pool)
+
+    def process(self, shard: Shard) -> ShardOutput:
+        from curation.matcher_cache import worker_matcher
+
+        p = self.params
+        matcher = worker_matcher(self.metadata_url, p["metadata_sha256"], p["variant"], p.get("default_lang", ""))
+        text_column = p["text_column"]
+        pool = read_pool_shard(shard.source, text_column)
+        langs = pool.table["lang"].combine_chunks() if "lang" in pool.table.column_names else None
+        entry_ids, list_keys = matcher.match_arrow(pool.table[text_column].combine_chunks(), langs)
+        has_match = pc.greater(pc.list_value_length(entry_ids), 0)
+        matched = pool.table.append_column("entry_ids", entry_ids).filter(has_match)
+        rejected = {layout.rejected_url(self.out_dir, shard.name): pool.rejected} if pool.rejected.num_rows else {}
+        files, counts = self.rows_output(shard.name, matched, **rejected)
+        reasons = pool.rejected["reason"].value_counts().to_pylist() if pool.rejected.num_rows else []
+        stats = {
+            "source": shard.source,
+            "pool_rows": pool.rows,
+            "matched_rows": matched.num_rows,
+            "unmatched_rows": pool.table.num_rows - matched.num_rows,
+            "rejected_rows": pool.rejected.num_rows,
+            "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
+            "matches": int(len(entry_ids.values)),
+            "matches_per_text": matches_histogram(entry_ids),
+            "rows_per_list": dict(Counter(list_keys)),
+            "matched_per_list": dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n)),
+        }
+        return ShardOutput(files, stats, counts)
+
+
+class ChainedStage(RowStage):
+    """A row stage after match: its shards are the ones the stage before it finished."""
+
+    def __init__(self, out_dir: str, params: dict, entries: int, input_dir: str):
+        super().__init__(out_dir, params, entries)
+        self.input_dir = input_dir
+
+    def plan(self) -> list[Shard]:
+        return [Shard(name, layout.data_url(self.input_dir, name), i)
+                for i, name in enumerate(done_names(self.input_dir))]
+
+
+class FilterStage(ChainedStage):
+    """A row filter between match and balance. A subclass names itself (``name``, and
+    ``folder`` defaults to it), may carry a ``Config`` dataclass (its fields become flags of
+    ``curate curate`` and a YAML section, and key its done markers), and implements
+    ``reasons(table) -> list[str | None]``: ``None`` keeps a row, a string drops it with
+    that reason. Dropped rows are written to ``_dropped/`` and counted, never lost."""
+
+    rows_key = "input_rows"
+    Config = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.folder = cls.__dict__.get("folder") or cls.name
+
+    def __init__(self, out_dir: str, params: dict, entries: int, input_dir: str, config=None):
+        super().__init__(out_dir, params, entries, input_dir)
+        self.config = config
+
+    def reasons(self, table: pa.Table) -> list:
+        raise NotImplementedError
+
+    def process(self, shard: Shard) -> ShardOutput:
+        table = read_parquet(shard.source)
+        reasons = pa.array(self.reasons(table), pa.string())
+        keep = pc.is_null(reasons)
+        dropped = table.filter(pc.invert(keep)).append_column("reason", reasons.filter(pc.invert(keep)))
+        extra = {layout.dropped_url(self.out_dir, shard.name): dropped} if dropped.num_rows else {}
+        files, counts = self.rows_output(shard.name, table.filter(keep), **extra)
+        by_reason = Counter(r for r in reasons.to_pylist() if r is not None)
+        stats = {"input_rows": table.num_rows, "output_rows": table.num_rows - dropped.num_rows,
+                 "dropped_rows": dropped.num_rows, "dropped_reasons": {f"{self.name}:{r}": n for r, n in
+                                                                       sorted(by_reason.items())}}
+        return ShardOutput(files, stats, counts)
+
+
+class BalanceStage(ChainedStage):
+    """Keep each row of a shard by its hash coin: ``coin(seed, key) < 1 - prod(1 - p[i])``."""
+
+    name = "balance"
+    folder = layout.CURATED
+    rows_key = "matched_rows"
+
+    def __init__(self, out_dir: str, params: dict, input_dir: str, p: np.ndarray, seed: int):
+        super().__init__(out_dir, params, len(p), input_dir)
+        self.p, self.seed = p, seed
+
+    def process(self, shard: Shard) -> ShardOutput:
+        rows = read_parquet(shard.source)
+        kept = rows.filter(pa.array(keep_mask(rows["key"], rows["entry_ids"], self.p, self.seed)))
+        files, counts = self.rows_output(shard.name, kept)
+        return ShardOutput(files, {"matched_rows": rows.num_rows, "curated_rows": kept.num_rows}, counts)

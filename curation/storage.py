@@ -1,4 +1,4 @@
-"""Object-store options (S3 and S3-compatible stores) for every fsspec filesystem.
+"""Object-store options (S3 and S3-compatible stores), handed to ``curation.io`` explicitly.
 
 Options come from the usual AWS environment (``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``,
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``,
@@ -9,8 +9,6 @@ those variables reach the store too. Secrets never appear in ``repr``, logs or o
 
 import os
 from dataclasses import dataclass, fields
-
-import fsspec.config
 
 _SECRET_FIELDS = ("key", "secret", "token")
 
@@ -52,9 +50,3 @@ class StorageOptions:
         return f"StorageOptions({shown})"
 
     __str__ = __repr__
-
-
-def apply(options: StorageOptions | None) -> None:
-    """Make ``options`` the defaults of every S3 filesystem fsspec creates in this process."""
-    if options is not None:
-        fsspec.config.conf["s3"] = options.s3_kwargs()

@@ -66,8 +66,11 @@ def threshold_vector(metadata, thresholds: dict) -> np.ndarray:
 
 def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_counts: np.ndarray,
                    match_stats: list[dict], curated_rows: int, params: dict, timings: dict,
-                   sources: list[tuple[str, int, int]] = ()) -> dict:
-    """The data card: what went in, what came out, and how balancing changed the counts."""
+                   sources: list[tuple[str, int, int]] = (), filter_stats: dict | None = None) -> dict:
+    """The data card: what went in, what came out, and how balancing changed the counts.
+
+    Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected``, and with
+    filter stages ``matched_rows = dropped_rows + balance_input_rows`` (drops by named reason)."""
     entries, t = metadata.entries, threshold_vector(metadata, thresholds)
     stats = sum_stats(match_stats)
     total = counts.sum()
@@ -85,11 +88,27 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
         "code_version": code_version(),
         "timings_s": timings,
     }
+    if filter_stats:
+        card.update(filter_rows(filter_stats, stats["matched_rows"]))
     if metadata.per_language:
         card["languages"] = language_rows(metadata, thresholds, counts, kept_counts, match_stats)
     if sources:
         card["sources"] = source_rows(sources, counts, kept_counts)
     return card
+
+
+def filter_rows(filter_stats: dict, matched_rows: int) -> dict:
+    """Per filter stage: rows in, rows dropped by reason; and the rows left for balancing."""
+    filters, dropped, reasons = [], 0, Counter()
+    for name, shard_stats in filter_stats.items():
+        stage_reasons = sum((Counter(s["dropped_reasons"]) for s in shard_stats), Counter())
+        stage_dropped = sum(s["dropped_rows"] for s in shard_stats)
+        filters.append({"stage": name, "input_rows": sum(s["input_rows"] for s in shard_stats),
+                        "dropped_rows": stage_dropped, "dropped_reasons": dict(sorted(stage_reasons.items()))})
+        dropped += stage_dropped
+        reasons.update(stage_reasons)
+    return {"filters": filters, "dropped_rows": dropped, "dropped_reasons": dict(sorted(reasons.items())),
+            "balance_input_rows": matched_rows - dropped}
 
 
 def source_rows(sources, counts: np.ndarray, kept: np.ndarray) -> list[dict]:
@@ -124,3 +143,43 @@ def top_entries(entries: list[str], counts: np.ndarray, kept_counts: np.ndarray,
 
 def write_datacard(url: str, card: dict) -> None:
     write_json_atomic(url, card)
+
+
+def metadata_sources(metadata) -> list[tuple[str, int, int]]:
+    """Id ranges per source, from the manifest beside a built list (none for other lists)."""
+    import logging
+
+    from curation.io import exists, read_json
+    from metadata.build import source_ranges
+    from metadata.manifest import manifest_url
+
+    url = manifest_url(metadata.source)
+    if metadata.per_language or not exists(url):
+        return []
+    manifest = read_json(url)
+    if manifest.get("sha256") != metadata.sha256:
+        logging.getLogger("curate").warning("%s does not describe %s (sha256 differs); no per-source breakdown",
+                                            url, metadata.source)
+        return []
+    return source_ranges(manifest.get("per_source", {}))
+
+
+def print_summary(card: dict, out: str, stream) -> None:
+    """A short human summary of a data card."""
+    lines = [
+        f"pool rows      {card['pool_rows']:>10,}",
+        f"  matched      {card['matched_rows']:>10,}",
+        f"  unmatched    {card['unmatched_rows']:>10,}",
+        f"  rejected     {card['rejected_rows']:>10,}",
+    ]
+    if card.get("filters"):
+        lines.append(f"  dropped      {card['dropped_rows']:>10,}  "
+                     + ", ".join(f"{r} {n}" for r, n in card["dropped_reasons"].items()))
+    lines += [
+        f"curated rows   {card['curated_rows']:>10,}  (t={card['t']:g}, seed={card['seed']})",
+        f"entries        {card['entries_matched']:,} of {card['entries']:,} matched, "
+        f"{card['entries_above_t']:,} above t, tail proportion {card['tail_proportion']:.3f}",
+        "top entries    " + ", ".join(f"{e['entry']!r} {e['count']}->{e['curated']}" for e in card["top_entries"][:5]),
+        f"outputs        {out}",
+    ]
+    stream.write("\n".join(lines) + "\n")

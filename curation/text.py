@@ -7,12 +7,25 @@ Nothing else changes: no lowercasing, no Unicode normalisation, no whitespace co
 
 import string
 
-_WRAPPED = ",.;:?!`"
-_SPACED = "\t\n\r"
+# The spacing rule, defined once: the matcher's Python tables and its compiled kernel
+# (``fastmatch``, ``fastmatch_kernel``) derive from these two strings.
+WRAPPED = ",.;:?!`"  # each becomes " c "
+SPACED = "\t\n\r"  # each becomes " "
 
 # str.translate does all replacements in one pass; since every replacement only adds
 # spaces, the result equals the reference's sequence of str.replace calls.
-_SPACING_TABLE = str.maketrans({**{c: f" {c} " for c in _WRAPPED}, **{c: " " for c in _SPACED}})
+_SPACING_TABLE = str.maketrans({**{c: f" {c} " for c in WRAPPED}, **{c: " " for c in SPACED}})
+
+
+def spacing_byte_kinds():
+    """The spacing rule over UTF-8 bytes (every character it touches is ASCII): a 256-entry
+    uint8 table, 1 for a wrapped byte, 2 for a byte that becomes a space, 0 otherwise."""
+    import numpy as np
+
+    kinds = np.zeros(256, dtype=np.uint8)
+    kinds[[ord(c) for c in WRAPPED]] = 1
+    kinds[[ord(c) for c in SPACED]] = 2
+    return kinds
 
 # Code point ranges that Meta CLIP 2 treats as "CJK or similar": no space padding there.
 CJK_LIKE_RANGES = (

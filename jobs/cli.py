@@ -1,101 +1,171 @@
 """The ``curate`` command: one subcommand per stage, ``--help`` on each.
 
-Flags are turned into the typed configs of ``curation.config`` here, at the edge; the
-runners receive those values, never the argparse namespace.
+Commands are a registry: each names its typed configs (``curation.config``) and the
+function that runs it. Flags, help texts, defaults and YAML sections are generated from the
+configs' fields, so each default is stated once. Values come from the defaults, then the
+``--config`` YAML file, then the flags given on the command line.
 """
 
 import argparse
+import dataclasses
+import importlib
 import logging
 import sys
-import time
+import types
+from dataclasses import dataclass
 
-from curation.config import BalanceConfig, CountConfig, MatchConfig, SparkOptions
+from curation import config as C
 from curation.errors import CurationError
-from curation.storage import StorageOptions
-from curation.storage import apply as storage_apply
-from curation.variants import DEFAULT_VARIANT, VARIANTS
-from jobs import export, gpu, ingest, metadata_cli
-from jobs.common import absolute, conf_pair
 
 log = logging.getLogger("curate")
-
-
-DEFAULTS = {"master": None, "conf": {}, "text_column": "text", "variant": DEFAULT_VARIANT, "default_lang": "en",
-            "t": 20000.0, "seed": 0, "reference_lang": "en", "overwrite": False, "metadata": None,
-            "s3_endpoint": None, "s3_profile": None, "s3_region": None}
-REQUIRED = {"match": ("pool", "metadata", "out"), "curate": ("pool", "metadata", "out"), "count": ("out",),
-            "balance": ("out",)}
-YAML_SECTIONS = ("spark", "storage", "match", "count", "balance")
 S = argparse.SUPPRESS
+SPARK = (C.SparkConfig, C.StorageConfig)
 
 
-def _common_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, help="YAML file describing the run; flags given here override it")
-    p.add_argument("--out", default=S, help="run folder for all outputs, local or s3://")
-    g = p.add_argument_group("Spark")
-    g.add_argument("--master", default=S, help="Spark master URL (default: spark-submit's --master, else local[*])")
-    g.add_argument("--conf", action="append", type=conf_pair, default=S, metavar="KEY=VALUE",
-                   help="Spark configuration, repeatable (e.g. --conf spark.executor.memory=4g)")
-    g = p.add_argument_group("Storage (credentials come from the AWS environment or profile, never from flags)")
-    g.add_argument("--s3-endpoint", default=S, help="S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL)")
-    g.add_argument("--s3-profile", default=S, help="AWS profile (default: $AWS_PROFILE)")
-    g.add_argument("--s3-region", default=S, help="AWS region (default: $AWS_REGION)")
+@dataclass(frozen=True)
+class Command:
+    help: str
+    configs: tuple
+    run: str  # "module:function", imported when the command runs (so the CLI loads no Spark)
 
 
-def _match_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pool", default=S, help="folder of pool shards (Parquet or JSONL), local or s3://")
-    p.add_argument("--metadata", default=S,
-                   help="metadata list (JSON list of strings, or one entry a line), or a folder of <lang>.json lists")
-    p.add_argument("--text-column", default=S, help="column holding the alt-text (default: text)")
-    p.add_argument("--variant", default=S, choices=sorted(VARIANTS),
-                   help=f"matching variant (default: {DEFAULT_VARIANT})")
-    p.add_argument("--default-lang", default=S,
-                   help="per-language metadata folder: list for texts whose lang has none (default: en)")
+def _curate_configs() -> tuple:
+    """``curate curate``: match, count, balance, and the configs of the filter stages."""
+    from curation.pipeline import filter_stages
+
+    return (*SPARK, C.MatchConfig, C.CountConfig, C.BalanceConfig,
+            *(s.Config for s in filter_stages() if s.Config is not None))
 
 
-def _balance_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--t", type=float, default=S, help="balancing threshold t (default: 20000)")
-    p.add_argument("--seed", type=int, default=S, help="seed of the hash coin (default: 0)")
-    p.add_argument("--reference-lang", default=S,
-                   help="per-language metadata: the language that gets --t; others match its tail proportion")
+COMMANDS = {
+    "match": Command("match every text against the metadata; write matched/ shards and per-shard counts",
+                     (*SPARK, C.MatchConfig), "jobs.runner:match_command"),
+    "count": Command("sum per-shard counts into entry_counts.parquet/.json", (*SPARK, C.CountConfig),
+                     "jobs.runner:count_command"),
+    "balance": Command("keep texts with the balancing probability; write curated/ and datacard.json",
+                       (*SPARK, C.BalanceConfig), "jobs.runner:balance_command"),
+    "curate": Command("match, (filter,) count and balance in one run, then the report", _curate_configs,
+                      "jobs.runner:curate_command"),
+    "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
+                      "jobs.cli:report_command"),
+    "status": Command("what is done and what is missing in a run folder, stage by stage",
+                      (C.StorageConfig, C.OutConfig), "jobs.cli:status_command"),
+    "export": Command("write curated rows as WebDataset tars (+ sizes.json) for training",
+                      (*SPARK, C.ExportConfig), "jobs.export:export_command"),
+    "ingest": Command("CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
+                      (*SPARK, C.IngestConfig), "jobs.ingest:ingest_command"),
+    "embed": Command("open_clip image and text embeddings of exported tars (clip-retrieval layout)",
+                     (*SPARK, C.ModelConfig, C.EmbedConfig), "jobs.gpu:embed_command"),
+    "index": Command("FAISS index over the image (or text) embeddings", (C.IndexConfig,), "jobs.gpu:index_command"),
+    "knn": Command("query an index by text, image file or key", (C.ModelConfig, C.KnnConfig), "jobs.gpu:knn_command"),
+    "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list", (C.DedupConfig,),
+                     "jobs.gpu:dedup_command"),
+    "train": Command("CLIP training on exported shards with open_clip's training code",
+                     (C.ModelConfig, C.TrainConfig), "jobs.gpu:train_command"),
+    "metadata": {
+        "build": Command("build a list from WordNet, n-gram counts, page views and extra lists",
+                         (C.MetadataBuildConfig,), "jobs.metadata_cli:build_command"),
+        "stats": Command("summary numbers of a list (and its manifest)", (C.MetadataStatsConfig,),
+                         "jobs.metadata_cli:stats_command"),
+        "diff": Command("added/removed entries and an old -> new id mapping", (C.MetadataDiffConfig,),
+                        "jobs.metadata_cli:diff_command"),
+        "import": Command("take an existing MetaCLIP metadata.json as is, with a manifest",
+                          (C.MetadataImportConfig,), "jobs.metadata_cli:import_command"),
+        "ngrams": Command("Spark job: unigram/bigram counts of a corpus, page-view sums", (*SPARK, C.NgramsConfig),
+                          "jobs.metadata_cli:ngrams_command"),
+    },
+}
+
+
+def configs_of(command: Command) -> tuple:
+    return command.configs() if callable(command.configs) else command.configs
+
+
+def _fields(configs: tuple) -> dict:
+    """Every field of the configs by name (the first definition wins; shared names are one flag)."""
+    found: dict = {}
+    for cls in configs:
+        for f in dataclasses.fields(cls):
+            found.setdefault(f.name, f)
+    return found
+
+
+def _required(configs: tuple) -> set:
+    return {f.name for cls in configs for f in dataclasses.fields(cls) if _default(f) is C.REQUIRED}
+
+
+def _default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return C.REQUIRED
+
+
+def _base_type(tp):
+    if isinstance(tp, types.UnionType):
+        return next(a for a in tp.__args__ if a is not type(None))
+    return tp
+
+
+def _conf_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--conf expects KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _add_field(p: argparse.ArgumentParser, f, required: bool) -> None:
+    meta, default, tp = f.metadata, _default(f), _base_type(f.type)
+    help_text = meta.get("help", "")
+    if default is not C.REQUIRED and default is not None and tp is not bool and default not in ({}, []):
+        help_text += f" (default: {default})"
+    if required and not meta.get("positional"):
+        help_text += " [required]"
+    if meta.get("positional"):
+        p.add_argument(f.name, help=help_text)
+        return
+    flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+    kwargs: dict = {"default": S, "help": help_text, "dest": f.name}
+    if tp is bool:
+        kwargs["action"] = "store_true" if default is False else argparse.BooleanOptionalAction
+    elif tp is dict:
+        kwargs.update(action="append", type=_conf_pair, metavar="KEY=VALUE")
+    elif tp is list:
+        kwargs.update(action="append")
+    else:
+        kwargs.update(type=tp, choices=meta.get("choices"))
+    p.add_argument(flag, **kwargs)
+
+
+def _add_command(sub, name: str, command: Command) -> None:
+    p = sub.add_parser(name, help=command.help, description=command.help)
+    configs = configs_of(command)
+    required = _required(configs)
+    p.add_argument("--config", default=None,
+                   help="YAML file of this command's options (flat, or grouped in sections: "
+                        f"{', '.join(c.SECTION for c in configs)}); flags given here override it")
+    for f in _fields(configs).values():
+        _add_field(p, f, f.name in required)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description="MetaCLIP curation of image/alt-text pools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    specs = {
-        "match": ("match every text against the metadata; write matched/ shards and per-shard counts",
-                  [_match_args]),
-        "count": ("sum per-shard counts into entry_counts.parquet/.json", []),
-        "balance": ("keep texts with the balancing probability; write curated/ and datacard.json", [_balance_args]),
-        "curate": ("match, count and balance in one run", [_match_args, _balance_args]),
-    }
-    for name, (help_text, adders) in specs.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        _common_args(p)
-        if name == "count":
-            p.add_argument("--metadata", default=S, help="metadata list (default: the one match used)")
-        for add in adders:
-            add(p)
-        if name != "count":
-            p.add_argument("--overwrite", action="store_true", default=S, help="discard this stage's earlier outputs")
-    rp = sub.add_parser("report", help="write report.html (plots and tables) from a run's data card",
-                        description="Write report.html and report/*.png from datacard.json and the entry counts.")
-    rp.add_argument("--out", required=True, help="run folder holding datacard.json")
-    st = sub.add_parser("status", help="what is done and what is missing in a run folder",
-                        description="Shards done/total per stage, missing shards, rows so far.")
-    st.add_argument("--out", required=True, help="run folder")
-    st.add_argument("--s3-endpoint", default=None)
-    export.add_parser(sub)
-    ingest.add_parser(sub)
-    gpu.add_parsers(sub, conf_pair)
-    metadata_cli.add_parser(sub)
+    for name, command in COMMANDS.items():
+        if isinstance(command, dict):
+            group = sub.add_parser(name, help=f"{name} tools", description=f"{name} tools")
+            gsub = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+            for sub_name, sub_command in command.items():
+                _add_command(gsub, sub_name, sub_command)
+        else:
+            _add_command(sub, name, command)
     return parser
 
 
-def load_yaml_config(path: str) -> dict:
-    """Flatten a run YAML: top-level keys are flag names (``-`` or ``_``); the sections
-    ``spark``, ``storage``, ``match``, ``count``, ``balance`` may group them."""
+def load_yaml_config(path: str, configs: tuple) -> dict:
+    """Flatten a run YAML: top-level keys are option names (``-`` or ``_``); the configs'
+    sections (``spark``, ``storage``, ``match``, ...) may group them."""
     import yaml
 
     from curation.io import read_bytes
@@ -103,129 +173,88 @@ def load_yaml_config(path: str) -> dict:
     raw = yaml.safe_load(read_bytes(path)) or {}
     if not isinstance(raw, dict):
         raise CurationError(f"{path}: a run config is a YAML mapping of option names to values")
+    sections = {c.SECTION for c in configs}
     flat: dict = {}
     for key, value in raw.items():
-        if key in YAML_SECTIONS and isinstance(value, dict) and key != "conf":
+        if key in sections and isinstance(value, dict):
             flat.update({k.replace("-", "_"): v for k, v in value.items()})
         else:
             flat[key.replace("-", "_")] = value
-    unknown = sorted(set(flat) - set(DEFAULTS) - {"pool", "out"})
+    unknown = sorted(set(flat) - set(_fields(configs)))
     if unknown:
         raise CurationError(f"{path}: unknown options {', '.join(unknown)}")
     return flat
 
 
-def resolve(args) -> dict:
-    """Defaults, then the YAML file, then the flags given on the command line."""
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
-    if "conf" in given:
-        given["conf"] = dict(given["conf"])
-    values = {**DEFAULTS, **(load_yaml_config(args.config) if args.config else {}), **given}
-    values["conf"] = {str(k): str(v) for k, v in (values.get("conf") or {}).items()}
-    missing = [k for k in REQUIRED[args.command] if not values.get(k)]
+def resolve(command_name: str, command: Command, args: argparse.Namespace) -> dict:
+    """The command's typed configs, by section: defaults, then YAML, then the flags."""
+    from jobs.common import absolute
+
+    configs = configs_of(command)
+    fields = _fields(configs)
+    given = {k: v for k, v in vars(args).items() if k in fields}
+    for name, value in list(given.items()):
+        if _base_type(fields[name].type) is dict and isinstance(value, list):
+            given[name] = dict(value)
+    values = {**(load_yaml_config(args.config, configs) if args.config else {}), **given}
+    missing = [k for k in fields if k in _required(configs) and values.get(k) in (None, "")]
     if missing:
-        raise CurationError(f"curate {args.command}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
+        raise CurationError(f"curate {command_name}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
                             " (on the command line or in --config)")
-    return values
-
-
-def _configs(command: str, v: dict) -> dict:
-    v = {**v, **{k: absolute(v.get(k)) for k in ("pool", "metadata", "out")}}
-    storage = StorageOptions.from_env(v["s3_endpoint"], v["s3_profile"], v["s3_region"])
-    out = {"spark": SparkOptions(master=v["master"], conf=v["conf"], storage=storage)}
-    if command in ("match", "curate"):
-        out["match"] = MatchConfig(pool=v["pool"], metadata=v["metadata"], out=v["out"], text_column=v["text_column"],
-                                   variant=v["variant"], default_lang=v["default_lang"], overwrite=v["overwrite"])
-    if command in ("count", "curate"):
-        out["count"] = CountConfig(out=v["out"], metadata=v["metadata"])
-    if command in ("balance", "curate"):
-        out["balance"] = BalanceConfig(out=v["out"], t=float(v["t"]), seed=int(v["seed"]),
-                                       reference_lang=v["reference_lang"], overwrite=v["overwrite"])
+    out = {}
+    for cls in configs:
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in values:
+                continue
+            value = values[f.name]
+            if _base_type(f.type) is dict:
+                value = {str(k): str(v) for k, v in (value or {}).items()}
+            elif f.metadata.get("path") and isinstance(value, str):
+                value = absolute(value)
+            elif value is not None and _base_type(f.type) in (int, float) and not isinstance(value, bool):
+                value = _base_type(f.type)(value)
+            kwargs[f.name] = value
+        out[cls.SECTION] = cls(**kwargs)
     return out
 
 
-def run(command: str, configs: dict) -> dict | None:
-    """Run ``command`` with its typed configs; returns the data card when one is made."""
-    from jobs import runner
-    from jobs.spark import get_spark
-
-    spark_opts = configs["spark"]
-    storage_apply(spark_opts.storage)
-    spark = get_spark(spark_opts.master, f"curate {command}", spark_opts.conf)
-    timings: dict = {}
-    matched = None
-    if "match" in configs:
-        start = time.monotonic()
-        matched = runner.run_match(spark, configs["match"], storage=spark_opts.storage)
-        timings["match"] = round(time.monotonic() - start, 3)
-    if "count" in configs:
-        start = time.monotonic()
-        runner.run_count(spark, configs["count"], storage=spark_opts.storage, matched=matched)
-        timings["count"] = round(time.monotonic() - start, 3)
-    if "balance" in configs:
-        return runner.run_balance(spark, configs["balance"], timings, storage=spark_opts.storage, matched=matched)
-    return None
-
-
-def print_summary(card: dict, out: str) -> None:
-    """A short human summary of a data card, on stdout."""
-    lines = [
-        f"pool rows      {card['pool_rows']:>10,}",
-        f"  matched      {card['matched_rows']:>10,}",
-        f"  unmatched    {card['unmatched_rows']:>10,}",
-        f"  rejected     {card['rejected_rows']:>10,}",
-        f"curated rows   {card['curated_rows']:>10,}  (t={card['t']:g}, seed={card['seed']})",
-        f"entries        {card['entries_matched']:,} of {card['entries']:,} matched, "
-        f"{card['entries_above_t']:,} above t, tail proportion {card['tail_proportion']:.3f}",
-        "top entries    " + ", ".join(f"{e['entry']!r} {e['count']}->{e['curated']}" for e in card["top_entries"][:5]),
-        f"outputs        {out}",
-    ]
-    sys.stdout.write("\n".join(lines) + "\n")
+def _command(args) -> tuple[str, Command]:
+    command = COMMANDS[args.command]
+    if isinstance(command, dict):
+        return f"{args.command} {args.subcommand}", command[args.subcommand]
+    return args.command, command
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``curate`` console command."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name, command = _command(args)
     try:
-        if args.command == "metadata":
-            return metadata_cli.run(args)
-        if args.command == "report":
-            return _report(args.out)
-        if args.command == "status":
-            return _status(args)
-        if args.command == "export":
-            return export.run_command(args)
-        if args.command == "ingest":
-            return ingest.run_command(args)
-        if args.command in ("embed", "index", "knn", "dedup", "train"):
-            return gpu.run(args)
-        values = resolve(args)
-        card = run(args.command, _configs(args.command, values))
+        configs = resolve(name, command, args)
+        module, function = command.run.split(":")
+        return getattr(importlib.import_module(module), function)(configs)
     except CurationError as exc:
         log.error("%s", exc)
         return 2
-    if card is not None:
-        print_summary(card, values["out"])
-    if args.command == "curate":
-        return _report(values["out"])
-    return 0
 
 
-def _status(args) -> int:
+def status_command(cfg: dict) -> int:
     import json
 
+    from curation.io import using_storage
     from curation.status import run_status
 
-    storage_apply(StorageOptions.from_env(args.s3_endpoint))
-    sys.stdout.write(json.dumps(run_status(args.out), indent=2) + "\n")
+    with using_storage(cfg["storage"].options()):
+        sys.stdout.write(json.dumps(run_status(cfg["run"].out), indent=2) + "\n")
     return 0
 
 
-def _report(out: str) -> int:
+def report_command(cfg: dict) -> int:
     from curation.report import write_report
 
-    sys.stdout.write(f"report         {write_report(out)}\n")
+    sys.stdout.write(f"report         {write_report(cfg['run'].out)}\n")
     return 0
 
 

@@ -1,86 +1,53 @@
 """`curate ingest`: WARC/WAT files or url+caption tables to pool shards, on Spark.
 
-One task per input file extracts its rows (resumable per file); then exact duplicate
-(url, text) pairs are removed across all files with a shuffle, keeping the first occurrence
-in input order, and the pool is written as ``NNNNN.parquet`` shards with ``ingest_stats.json``.
+One task per input file extracts its rows (``IngestStage``, resumable per file); then exact
+duplicate (url, text) pairs are removed across all files with a shuffle keyed by a fixed
+64-bit hash, keeping the first occurrence in input order, and the pool is written as
+``NNNNN.parquet`` shards with ``ingest_stats.json``.
 """
 
 import logging
 import sys
-from dataclasses import dataclass, field
 from functools import partial
 
 from curation import layout
-from curation.errors import InputError
-from curation.ingest.extract import (
-    ARCHIVE_SUFFIXES,
-    TABLE_SUFFIXES,
-    IngestOptions,
-    dedup_key,
-    earliest,
-    ingest_file,
-    parsed_rows,
-    pool_table,
-)
-from curation.io import get_fs, is_dir, join, list_files, write_json_atomic, write_parquet_atomic
-from jobs.common import absolute, add_run_flags, driver_storage
-from jobs.spark import get_spark, map_shards
+from curation.config import IngestConfig
+from curation.ingest.extract import IngestStage, dedup_key, earliest, expand_inputs, parsed_rows, pool_table
+from curation.io import join, using_storage, write_json_atomic, write_parquet_atomic
+from jobs.spark import run_stage, spark_for
 
 log = logging.getLogger("curate")
-PARSED = "_parsed"
 
 
-@dataclass
-class IngestConfig:
-    inputs: str  # comma-separated paths, folders or glob patterns
-    out: str
-    shards: int | None = None
-    options: IngestOptions = field(default_factory=IngestOptions)
-
-
-def expand_inputs(spec: str) -> list[str]:
-    """Files named by a comma-separated list of paths, folders and glob patterns."""
-    files: list[str] = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        if any(c in part for c in "*?["):
-            fs, _ = get_fs(part)
-            protocol = part.split("://", 1)[0] + "://" if "://" in part else ""
-            files += [protocol + p if protocol and not p.startswith(protocol) else p for p in fs.glob(part)]
-        elif is_dir(part):
-            files += list_files(part, ARCHIVE_SUFFIXES + TABLE_SUFFIXES)
-        else:
-            files.append(part)
-    files = sorted(dict.fromkeys(files))
-    if not files:
-        raise InputError(f"{spec}: no input files")
-    return files
-
-
-def _ingest_task(parsed_dir, opts, item):
-    name, url, index = item
-    return ingest_file(name, url, index, parsed_dir, opts)
-
-
-def _write_shard(out, index, pairs):
-    table = pool_table([row for _, row in pairs])
-    write_parquet_atomic(join(out, f"{layout.shard_name(index)}.parquet"), table)
+def _write_shard(out, storage, index, pairs):
+    with using_storage(storage):
+        table = pool_table([row for _, row in pairs])
+        write_parquet_atomic(join(out, f"{layout.shard_name(index)}.parquet"), table)
     return [table.num_rows]
 
 
+def _parsed_pairs(parsed_dir, storage, name):
+    with using_storage(storage):
+        return [(dedup_key(r), r) for r in parsed_rows(parsed_dir, name)]
+
+
 def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
-    files = expand_inputs(cfg.inputs)
-    parsed_dir = join(cfg.out, PARSED)
-    items = [(layout.shard_name(i), url, i) for i, url in enumerate(files)]
-    stats = map_shards(spark, partial(_ingest_task, parsed_dir, cfg.options), items, "ingest", storage,
-                       rows_key="kept")
+    files = expand_inputs(cfg.input_urls())
+    opts = cfg.options()
+    stage = IngestStage(join(cfg.out, IngestStage.folder), {"langid": opts.langid,
+                                                            "max_text_chars": opts.max_text_chars,
+                                                            "url_column": opts.url_column,
+                                                            "caption_column": opts.caption_column}, files, opts)
+    shards = stage.plan()
+    stage.claim({"shards": len(shards), "files": files})
+    stats = run_stage(spark, stage, shards, storage).stats
     n_out = cfg.shards or len(files)
     sc = spark.sparkContext
     sc.setJobDescription(f"ingest: dedup into {n_out} shards")
-    names = [name for name, _, _ in items]
-    pairs = sc.parallelize(names, len(names)).flatMap(
-        lambda n: [(dedup_key(r), r) for r in parsed_rows(parsed_dir, n)])
+    names = [s.name for s in shards]
+    pairs = sc.parallelize(names, len(names)).flatMap(partial(_parsed_pairs, stage.out_dir, storage))
     unique = pairs.reduceByKey(earliest, numPartitions=n_out, partitionFunc=lambda key: key[0])
-    written = unique.mapPartitionsWithIndex(partial(_write_shard, cfg.out)).collect()
+    written = unique.mapPartitionsWithIndex(partial(_write_shard, cfg.out, storage)).collect()
     sc.setJobDescription(None)
     before = sum(s["kept"] for s in stats)
     summary = {"files": len(files), "pairs_before_dedup": before, "pairs_after_dedup": sum(written),
@@ -93,33 +60,12 @@ def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     return summary
 
 
-def add_parser(sub) -> None:
-    ip = sub.add_parser("ingest", help="CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
-                        description="Extract <img> alt-texts from WARC/WAT files (or url+caption tables), identify "
-                                    "languages, remove duplicate (url, text) pairs across files, write pool shards.")
-    ip.add_argument("--input", required=True, help="comma-separated files, folders or glob patterns")
-    ip.add_argument("--out", required=True, help="pool folder to write (NNNNN.parquet, ingest_stats.json)")
-    ip.add_argument("--shards", type=int, default=None, help="output shards (default: one per input file)")
-    ip.add_argument("--max-text-chars", type=int, default=None, help="drop alt-texts longer than this")
-    ip.add_argument("--no-langid", action="store_true", help="skip language identification")
-    ip.add_argument("--url-column", default="url", help="tables: the image URL column (default url)")
-    ip.add_argument("--caption-column", default="caption", help="tables: the caption column (default caption)")
-    add_run_flags(ip)
-
-
-
-
-def run_command(args) -> int:
-
-    storage = driver_storage(args.s3_endpoint)
-    opts = IngestOptions(max_text_chars=args.max_text_chars, langid=not args.no_langid, url_column=args.url_column,
-                         caption_column=args.caption_column)
-    inputs = ",".join(absolute(p.strip()) for p in args.input.split(","))
-    spark = get_spark(args.master, "curate ingest", dict(args.conf))
-    summary = run_ingest(spark, IngestConfig(inputs, absolute(args.out), args.shards, opts), storage)
+def ingest_command(cfg: dict) -> int:
+    storage = cfg["storage"].options()
+    ingest = cfg["ingest"]
+    with using_storage(storage):
+        summary = run_ingest(spark_for(cfg, "curate ingest"), ingest, storage)
     sys.stdout.write(f"files          {summary['files']}\npairs          {summary['pairs_before_dedup']:,} -> "
                      f"{summary['pairs_after_dedup']:,} after dedup\nbad records    {summary['bad_records']}\n"
-                     f"pool           {absolute(args.out)}\n")
+                     f"pool           {ingest.out}\n")
     return 0
-
-

@@ -10,13 +10,12 @@ import os
 import threading
 import time
 
-from pyspark.accumulators import AccumulatorParam
-
 log = logging.getLogger("curate")
 
 
-class PairAccumulator(AccumulatorParam):
-    """Adds ``(rows, shards)`` pairs."""
+class PairAccumulator:
+    """Adds ``(rows, shards)`` pairs (Spark's AccumulatorParam protocol: ``zero`` and
+    ``addInPlace``; no import of pyspark needed to define it)."""
 
     def zero(self, value):
         return (0, 0)

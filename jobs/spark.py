@@ -1,26 +1,29 @@
-"""SparkSession building and the two patterns every job uses: one task per shard, and a
-tree aggregation of sparse per-shard counts into one dense vector.
+"""SparkSession building, and the Spark executor of shard stages: one task per shard (a few
+shards per task for large stages), with the stage's sparse counts summed in a tree within
+the same job.
 
-Spark only schedules: each task receives a shard name, not data, and does its own IO
-through fsspec, so the JVM stays off the data path.
+Spark only schedules: each task receives a shard, not data, and does its own IO through
+fsspec (``curation.shards.run_shard``), so the JVM stays off the data path.
 """
 
 import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
 
 from curation.counting import add_sparse
-from curation.storage import apply as storage_apply
-from jobs.faults import Faults
+from curation.faults import Faults
+from curation.io import using_storage
+from curation.shards import ShardResult, ShardStage, StageRun, raise_errors, run_shard
 from jobs.progress import PairAccumulator, Progress
 
 log = logging.getLogger(__name__)
+MAX_SHARDS_PER_TASK = 64
 
 
 def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | None = None):
@@ -45,36 +48,30 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
     return spark
 
 
+def spark_for(cfg: dict, app_name: str):
+    """The SparkSession of a command, from its ``spark`` config section."""
+    spark_cfg = cfg["spark"]
+    return get_spark(spark_cfg.master, app_name, spark_cfg.conf)
+
+
 def _under_spark_submit() -> bool:
     # spark-submit starts the JVM first and hands its gateway to Python; its --master is
     # then already in the JVM's configuration.
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def _task(storage, faults, stage, fn, rows_acc, rows_key, item):
-    """What runs in the executor: storage options and faults first, then ``fn``."""
-    storage_apply(storage)
-    faults.before(stage, getattr(item, "name", str(item)))
-    result = fn(item)
-    stats = result[0] if isinstance(result, tuple) else result
-    if rows_acc is not None and isinstance(stats, dict):
-        rows = stats.get(rows_key, 0) if not stats.get("skipped") else 0
-        rows_acc.add((rows, 1))
-    return result
-
-
 @contextmanager
-def _stage_job(sc, fn: Callable, items: list, description: str, storage, rows_key: str | None):
-    """The task to run for a stage's job: storage options, faults and progress around ``fn``,
-    in a job group named after the stage (shown in the Spark UI)."""
+def _stage_job(sc, description: str, total: int, storage, rows_key: str | None):
+    """A job group named after the stage (shown in the Spark UI), progress logging, and
+    the wrapper every task runs: storage options scoped around ``fn``, faults shipped."""
     group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
-    sc.setJobGroup(group, f"{description} ({len(items)} shards)")
+    sc.setJobGroup(group, f"{description} ({total} shards)")
     rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
-    progress = Progress(description, len(items), rows_acc) if rows_key else None
+    progress = Progress(description, total, rows_acc) if rows_key else None
     if progress:
         progress.start()
     try:
-        yield partial(_task, storage, Faults.from_env(), description, fn, rows_acc, rows_key)
+        yield partial(_task, storage, rows_acc, rows_key)
     finally:
         if progress:
             progress.stop()
@@ -82,30 +79,34 @@ def _stage_job(sc, fn: Callable, items: list, description: str, storage, rows_ke
         sc.setJobDescription(None)
 
 
-def map_shards(spark, fn: Callable, items: list, description: str, storage=None, rows_key: str | None = None) -> list:
-    """Run ``fn(item)`` as one Spark task per item and return the results in order.
+def _task(storage, rows_acc, rows_key, fn, item):
+    """What runs in the executor: ``fn(item)`` with the driver's storage options."""
+    with using_storage(storage):
+        result = fn(item)
+    if rows_acc is not None and isinstance(result, ShardResult):
+        rows_acc.add((0 if result.skipped else result.stats.get(rows_key, 0), 1))
+    return result
 
-    ``storage`` (``StorageOptions``) is applied in every task; progress (shards done, rows/s
-    from the ``rows_key`` of each result) is logged while the job runs.
-    """
+
+def map_shards(spark, fn: Callable, items: list, description: str, storage=None) -> list:
+    """Run ``fn(item)`` as one Spark task per item and return the results in order (plain
+    per-file work outside a stage: row counts, shuffle coins)."""
     if not items:
         return []
     sc = spark.sparkContext
-    with _stage_job(sc, fn, items, description, storage, rows_key) as task:
-        return sc.parallelize(items, len(items)).map(task).collect()
+    with _stage_job(sc, description, len(items), storage, None) as task:
+        return sc.parallelize(items, len(items)).map(partial(task, fn)).collect()
 
 
-MAX_SHARDS_PER_TASK = 64
-
-
-def _partition_reduce(task, size, items):
-    """Run ``task`` on each item of a partition; yield (results, summed dense counts)."""
+def _partition(task, size, items):
+    """Run a partition's shards in turn; yield their (index, result) pairs and the dense sum
+    of their sparse counts (``None`` when the stage has none)."""
     results, acc = [], None
-    for item in items:
-        result, ids, counts = task(item)
-        results.append(result)
-        if len(ids):
-            acc = add_sparse(np.zeros(size, dtype=np.int64) if acc is None else acc, ids, counts)
+    for index, item in items:
+        result = task(item)
+        if size is not None and result.counts is not None and len(result.counts[0]):
+            acc = add_sparse(np.zeros(size, dtype=np.int64) if acc is None else acc, *result.counts)
+        results.append((index, ShardResult(result.stats, None, result.skipped, result.error, result.lineage_error)))
     yield results, acc
 
 
@@ -116,63 +117,39 @@ def _combine(a, b):
     return results, np.add(a[1], b[1], out=a[1])
 
 
-def map_reduce_shards(spark, fn: Callable, items: list, description: str, size: int, storage=None,
-                      rows_key: str | None = None) -> tuple[list, np.ndarray]:
-    """One task per item, ``fn(item) -> (result, ids, counts)``; returns the results in item
-    order and the sum of the sparse counts, added up in a tree within the same job.
+def run_stage(spark, stage: ShardStage, shards: list, storage=None, description: str | None = None) -> StageRun:
+    """Run every shard of ``stage`` as Spark tasks; return the results in plan order and,
+    for stages with counts, their sum, added up in a tree within the same job.
 
-    Each partition adds its shards' counts into one dense vector and the vectors meet in a
-    ``treeReduce``, so the driver receives a handful of vectors whatever the shard count.
-    """
-    if not items:
-        return [], np.zeros(size, dtype=np.int64)
+    A few tasks per core, each running several shards in turn: fewer tasks cost less
+    scheduling, and resume stays per shard (done markers). Each partition adds its shards'
+    counts into one dense vector and the vectors meet in a ``treeReduce``, so the driver
+    receives a handful of vectors whatever the shard count. Input errors of any shard are
+    raised here, once, naming their files."""
+    import time
+
+    size = stage.counts_size if stage.has_counts else None
+    if not shards:
+        return StageRun([], np.zeros(size, np.int64) if size is not None else None)
     sc = spark.sparkContext
-    with _stage_job(sc, fn, items, description, storage, rows_key) as task:
-        # A few tasks per core, each running several shards in turn: fewer tasks cost less
-        # scheduling, and resume stays per shard (done markers). Up to 16 partial vectors
-        # are added up on the driver; more meet in a tree first.
-        partitions = min(len(items), max(4 * sc.defaultParallelism, -(-len(items) // MAX_SHARDS_PER_TASK)))
-        rdd = sc.parallelize(list(enumerate(items)), partitions)
-        indexed = partial(_indexed, task)
-        results, total = rdd.mapPartitions(partial(_partition_reduce, indexed, size)).treeReduce(
+    start = time.monotonic()
+    fn = partial(run_shard, stage, faults=Faults.from_env())
+    with _stage_job(sc, description or stage.name, len(shards), storage, stage.rows_key) as task:
+        partitions = min(len(shards), max(4 * sc.defaultParallelism, -(-len(shards) // MAX_SHARDS_PER_TASK)))
+        rdd = sc.parallelize(list(enumerate(shards)), partitions)
+        results, total = rdd.mapPartitions(partial(_partition, partial(task, fn), size)).treeReduce(
             _combine, depth=1 if partitions <= 16 else 2)
     ordered = [result for _, result in sorted(results, key=lambda pair: pair[0])]
-    return ordered, np.zeros(size, dtype=np.int64) if total is None else total
+    if size is not None and total is None:
+        total = np.zeros(size, dtype=np.int64)
+    run = StageRun(raise_errors(ordered), total, time.monotonic() - start)
+    _log_stage(stage.name, run, stage.rows_key)
+    return run
 
 
-def _indexed(task, pair):
-    index, item = pair
-    result, ids, counts = task(item)
-    return (index, result), ids, counts
-
-
-def sum_sparse(spark, items: Iterable, read: Callable, size: int, description: str, storage=None) -> np.ndarray:
-    """Sum the sparse ``(ids, counts) = read(item)`` of every item into a dense int64 vector.
-
-    Each partition adds its shards into one dense vector and the vectors meet in a tree,
-    so the driver receives a handful of vectors whatever the number of shards.
-    """
-    items = list(items)
-    if not items:
-        return np.zeros(size, dtype=np.int64)
-    sc = spark.sparkContext
-    sc.setJobDescription(f"{description} ({len(items)} shards)")
-    partitions = max(1, min(len(items), sc.defaultParallelism * 4))
-
-    def add_one(acc, item):
-        storage_apply(storage)
-        ids, counts = read(item)
-        acc = np.zeros(size, dtype=np.int64) if acc is None else acc
-        return add_sparse(acc, ids, counts)
-
-    def combine(a, b):
-        if a is None or b is None:
-            return b if a is None else a
-        a += b
-        return a
-
-    try:
-        total = sc.parallelize(items, partitions).treeAggregate(None, add_one, combine, depth=2)
-    finally:
-        sc.setJobDescription(None)
-    return np.zeros(size, dtype=np.int64) if total is None else total
+def _log_stage(name: str, run: StageRun, rows_key: str) -> None:
+    done = sum(1 for r in run.results if not r.skipped)
+    rows = run.rows(rows_key)
+    logging.getLogger("curate").info(
+        "%s: %d shards (%d done now, %d already done), %d rows in %.1f s (%.0f rows/s)", name, len(run.results),
+        done, len(run.results) - done, rows, run.seconds, rows / max(run.seconds, 1e-9))

@@ -52,3 +52,27 @@ def keep_list(keys: list[str], duplicate_of: np.ndarray, similarity: np.ndarray 
         reason = np.where((reason == "") & low, "low_clip_score", reason)
     dup_keys = [keys[j] if j >= 0 else None for j in duplicate_of]
     return pa.table({"key": keys, "keep": reason == "", "reason": reason.tolist(), "duplicate_of": dup_keys})
+
+
+def dedup_embeddings(embeddings: str, out: str, threshold: float, cluster_size: int = 1000,
+                     min_clip_score: float | None = None) -> dict:
+    """Write the keep list of an embeddings folder to ``out``; return its summary."""
+    from curation.gpu.vectors import load_embeddings
+    from curation.io import write_parquet_atomic
+
+    vectors, meta = load_embeddings(embeddings)
+    duplicate_of = near_duplicates(vectors, threshold, cluster_size)
+    similarity = meta["similarity"].to_numpy(zero_copy_only=False) if "similarity" in meta.column_names else None
+    table = keep_list(meta["key"].to_pylist(), duplicate_of, similarity, min_clip_score)
+    write_parquet_atomic(out, table)
+    reasons = pa.compute.value_counts(table["reason"]).to_pylist()
+    return {"samples": table.num_rows, "kept": int(sum(table["keep"].to_pylist())),
+            "reasons": {r["values"] or "kept": r["counts"] for r in reasons}}
+
+
+def removed_keys(keep_list_url: str) -> frozenset:
+    """Keys a keep list removes."""
+    from curation.io import read_parquet
+
+    table = read_parquet(keep_list_url, columns=["key", "keep"])
+    return frozenset(k for k, keep in zip(table["key"].to_pylist(), table["keep"].to_pylist()) if not keep)

@@ -13,29 +13,47 @@ import numpy as np
 import pyarrow as pa
 
 from curation.gpu.tars import iter_samples
-from curation.io import exists, join, read_json, write_bytes_atomic, write_json_atomic, write_parquet_atomic
+from curation.io import join, list_files, npy_bytes
+from curation.layout import shard_name
+from curation.shards import Shard, ShardOutput, ShardStage
 
 
 def part_urls(out: str, i: int) -> dict:
     return {"img": join(out, "img_emb", f"img_emb_{i}.npy"), "text": join(out, "text_emb", f"text_emb_{i}.npy"),
-            "meta": join(out, "metadata", f"metadata_{i}.parquet"), "done": join(out, "_done", f"{i}.json")}
+            "meta": join(out, "metadata", f"metadata_{i}.parquet")}
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
+class EmbedStage(ShardStage):
+    """One part per tar (``NNNNN.tar`` -> part ``i``); the model is loaded once per worker
+    process (``worker_model``), not per tar. ``params``: model, pretrained, decode; the
+    batch size is not a parameter (it does not change the vectors beyond rounding)."""
+
+    name = "embed"
+    rows_key = "samples"
+
+    def __init__(self, out_dir: str, params: dict, shards_dir: str, batch_size: int = 256):
+        super().__init__(out_dir, params)
+        self.shards_dir, self.batch_size = shards_dir, batch_size
+
+    def plan(self) -> list[Shard]:
+        return [Shard(shard_name(i), url, i) for i, url in enumerate(list_files(self.shards_dir, (".tar",)))]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        from curation.gpu.models import worker_model
+
+        bundle = worker_model(self.params["model"], self.params["pretrained"])
+        files, stats = embed_tar(shard.source, shard.index, self.out_dir, bundle, self.batch_size,
+                                 self.params["decode"])
+        return ShardOutput(files, {"part": shard.index, "tar": shard.source, **stats})
 
 
-def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256, decode: str = "auto") -> dict:
-    """Embed every sample of ``tar_url`` as part ``index`` under ``out`` (skipped when done).
+def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256, decode: str = "auto"):
+    """The files of part ``index`` (embeddings of every sample of ``tar_url``) and its stats.
 
     ``decode``: ``tensor`` decodes on the device (nvJPEG on a GPU), ``pil`` with PIL on the
     CPU through open_clip's transform; ``auto`` is ``tensor`` on a GPU, ``pil`` otherwise."""
     on_device = decode == "tensor" or (decode == "auto" and bundle.device.startswith("cuda"))
     urls = part_urls(out, index)
-    if exists(urls["done"]):
-        return {**read_json(urls["done"]), "skipped": True}
     img_parts, text_parts, meta = [], [], {"key": [], "url": [], "text": [], "decoded": []}
     batch: list[dict] = []
     for sample in iter_samples(tar_url):
@@ -49,15 +67,11 @@ def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256,
     img = np.concatenate(img_parts) if img_parts else np.zeros((0, dim), np.float16)
     txt = np.concatenate(text_parts) if text_parts else np.zeros((0, dim), np.float16)
     similarity = (img.astype(np.float32) * txt.astype(np.float32)).sum(axis=1)
-    write_bytes_atomic(urls["img"], _npy(img))
-    write_bytes_atomic(urls["text"], _npy(txt))
     decoded = np.array(meta["decoded"], dtype=bool)
-    write_parquet_atomic(urls["meta"], pa.table({
+    files = {urls["img"]: npy_bytes(img), urls["text"]: npy_bytes(txt), urls["meta"]: pa.table({
         "key": meta["key"], "url": meta["url"], "text": meta["text"],
-        "similarity": pa.array(np.where(decoded, similarity, np.nan), pa.float32(), mask=~decoded)}))
-    stats = {"part": index, "tar": tar_url, "samples": len(meta["key"]), "undecodable": int((~decoded).sum())}
-    write_json_atomic(urls["done"], stats)
-    return {**stats, "skipped": False}
+        "similarity": pa.array(np.where(decoded, similarity, np.nan), pa.float32(), mask=~decoded)})}
+    return files, {"samples": len(meta["key"]), "undecodable": int((~decoded).sum())}
 
 
 def _dim(bundle) -> int:

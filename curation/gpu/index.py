@@ -73,3 +73,27 @@ def search(index, keys: list[str], queries: np.ndarray, k: int) -> list[list[tup
     scores, ids = index.search(queries, k)
     return [[(keys[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
             for row_ids, row_scores in zip(ids, scores)]
+
+
+def build_from_embeddings(embeddings: str, out: str, kind: str = "img", memory_mb: float = 4096) -> dict:
+    """Build, save and describe the index of an embeddings folder."""
+    from curation.gpu.vectors import load_embeddings
+
+    vectors, meta = load_embeddings(embeddings, kind)
+    params = choose(len(vectors), vectors.shape[1], memory_mb)
+    index = build(vectors, params)
+    info = {"vectors": len(vectors), "dim": int(vectors.shape[1]), "kind": kind, **params}
+    save(out, index, meta["key"].to_pylist(), info)
+    return info
+
+
+def vector_of_key(embeddings: str, key: str) -> np.ndarray:
+    """The stored image vector of ``key`` (the first sample with it)."""
+    from curation.errors import InputError
+    from curation.gpu.vectors import load_embeddings
+
+    vectors, meta = load_embeddings(embeddings)
+    found = [i for i, k in enumerate(meta["key"].to_pylist()) if k == key]
+    if not found:
+        raise InputError(f"key {key!r} is not in {embeddings}")
+    return vectors[found[0]]

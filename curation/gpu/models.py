@@ -52,3 +52,24 @@ def load_model(name: str, pretrained: str | None = None, device: str | None = No
     model.train(train)
     return ModelBundle(model, preprocess_train if train else preprocess_val, open_clip.get_tokenizer(name), device,
                        name)
+
+
+@lru_cache(maxsize=2)
+def worker_model(name: str, pretrained: str | None) -> ModelBundle:
+    """One model per worker process (per GPU), loaded once and reused by its later tasks."""
+    return load_model(name, pretrained)
+
+
+def encode_query(bundle: ModelBundle, text: str | None = None, image: str | None = None):
+    """The unit-length embedding (float32 numpy) of a text, or of an image file."""
+    import torch
+
+    with torch.no_grad():
+        if text is not None:
+            vec = bundle.model.encode_text(bundle.tokenizer([text]).to(bundle.device))
+        else:
+            from PIL import Image
+
+            with Image.open(image) as im:
+                vec = bundle.model.encode_image(bundle.preprocess(im.convert("RGB"))[None].to(bundle.device))
+    return torch.nn.functional.normalize(vec.float(), dim=-1)[0].cpu().numpy()

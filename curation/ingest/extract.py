@@ -13,7 +13,8 @@ from curation.ingest import html as html_mod
 from curation.ingest.langid import identify
 from curation.ingest.records import FileCounts, iter_pages, wat_images
 from curation.ingest.urls import resolve, url_key
-from curation.io import exists, get_fs, read_json, read_parquet, write_json_atomic, write_parquet_atomic
+from curation.io import get_fs, is_dir, list_files, open_read, read_parquet
+from curation.shards import Shard, ShardOutput, ShardStage
 
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wat", ".wat.gz", ".arc", ".arc.gz")
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -82,12 +83,29 @@ def extract_table(url: str, file_index: int, opts: IngestOptions) -> tuple[list[
 def _read_table(url: str) -> pa.Table:
     if url.endswith(".parquet"):
         return read_parquet(url)
-    fs, path = get_fs(url)
-    with fs.open(path, "rb", compression="infer") as f:
+    with open_read(url, compression="infer") as f:
         if ".jsonl" in url:
             return pajson.read_json(f)
         delimiter = "\t" if ".tsv" in url else ","
         return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+
+
+def expand_inputs(spec: str) -> list[str]:
+    """Files named by a comma-separated list of paths, folders and glob patterns."""
+    files: list[str] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        if any(c in part for c in "*?["):
+            fs, _ = get_fs(part)
+            protocol = part.split("://", 1)[0] + "://" if "://" in part else ""
+            files += [protocol + p if protocol and not p.startswith(protocol) else p for p in fs.glob(part)]
+        elif is_dir(part):
+            files += list_files(part, ARCHIVE_SUFFIXES + TABLE_SUFFIXES)
+        else:
+            files.append(part)
+    files = sorted(dict.fromkeys(files))
+    if not files:
+        raise InputError(f"{spec}: no input files")
+    return files
 
 
 def with_language(rows: list[dict]) -> None:
@@ -95,20 +113,32 @@ def with_language(rows: list[dict]) -> None:
         row["lang"], row["lang_confidence"] = identify(row["text"])
 
 
-def ingest_file(name: str, url: str, file_index: int, parsed_dir: str, opts: IngestOptions) -> dict:
-    """Extract one file into ``parsed_dir/<name>.parquet``; skipped when its done marker exists."""
-    done = layout.done_url(parsed_dir, name)
-    if exists(done):
-        return {**read_json(done), "skipped": True}
-    extract = extract_table if url.endswith(TABLE_SUFFIXES) else extract_archive
-    rows, stats = extract(url, file_index, opts)
-    if opts.langid:
-        with_language(rows)
-    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.int64()) for c in ORDER})
-    write_parquet_atomic(layout.data_url(parsed_dir, name), table)
-    stats = {"file": url, "shard": name, **stats, "kept": len(rows)}
-    write_json_atomic(done, stats)
-    return {**stats, "skipped": False}
+PARSED = "_parsed"
+
+
+class IngestStage(ShardStage):
+    """One input file (WARC/WAT or url+caption table) to ``_parsed/<shard>.parquet``."""
+
+    name = "ingest"
+    folder = PARSED
+    rows_key = "kept"
+
+    def __init__(self, out_dir: str, params: dict, files: list[str], opts: IngestOptions):
+        super().__init__(out_dir, params)
+        self.files, self.opts = files, opts
+
+    def plan(self) -> list[Shard]:
+        return [Shard(layout.shard_name(i), url, i) for i, url in enumerate(self.files)]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        url = shard.source
+        extract = extract_table if url.endswith(TABLE_SUFFIXES) else extract_archive
+        rows, stats = extract(url, shard.index, self.opts)
+        if self.opts.langid:
+            with_language(rows)
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.int64()) for c in ORDER})
+        return ShardOutput({layout.data_url(self.out_dir, shard.name): table}, {"file": url, **stats,
+                                                                                "kept": len(rows)})
 
 
 def parsed_rows(parsed_dir: str, name: str) -> list[dict]:

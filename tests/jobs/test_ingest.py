@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from curation.ingest.extract import IngestOptions
 from curation.ingest.urls import url_key
 from jobs import cli
-from jobs.ingest import IngestConfig, run_ingest
+from curation.config import IngestConfig
+from jobs.ingest import run_ingest
 
 PAGE1 = b"""<html><head><title>t</title></head><body>
 <img src="/img/abs.jpg" alt="A small brown dog sleeping on the sofa">
@@ -77,7 +77,7 @@ def make_inputs(tmp_path):
 
 def test_ingest_warc_and_wat_to_pool(spark, tmp_path):
     inputs = make_inputs(tmp_path)
-    summary = run_ingest(spark, IngestConfig(str(inputs), str(tmp_path / "pool"), shards=2))
+    summary = run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), shards=2))
     rows = pool_rows(tmp_path / "pool")
     got = {(r["url"], r["text"]): r for r in rows}
     assert set(got) == {
@@ -107,10 +107,10 @@ def test_ingest_warc_and_wat_to_pool(spark, tmp_path):
 
 def test_rerun_resumes_per_file_and_gives_the_same_pool(spark, tmp_path):
     inputs = make_inputs(tmp_path)
-    run_ingest(spark, IngestConfig(str(inputs), str(tmp_path / "pool"), options=IngestOptions(langid=False)))
+    run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
     first = pool_rows(tmp_path / "pool")
     (tmp_path / "pool" / "_parsed" / "_done" / "00001.json").unlink()
-    again = run_ingest(spark, IngestConfig(str(inputs), str(tmp_path / "pool"), options=IngestOptions(langid=False)))
+    again = run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
     assert [s["skipped"] for s in again["per_file"]] == [True, False, True]
     assert pool_rows(tmp_path / "pool") == first
 

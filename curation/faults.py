@@ -1,4 +1,5 @@
 """Fault injection for resilience tests and drills, off unless ``CURATION_FAULTS`` is set.
+The shard-stage skeleton (``curation.shards``) runs them before a shard's work.
 
 ``CURATION_FAULTS`` is a ``;``-separated list of:
   ``fail-once:STAGE:SHARD:DIR``  the task of SHARD in STAGE fails the first time it runs

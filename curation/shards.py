@@ -1,0 +1,201 @@
+"""The shard-stage skeleton: every per-shard stage (ingest, match, filters, balance, export,
+embed) is a ``ShardStage`` whose ``process`` turns one shard into output files and stats;
+``run_shard`` does the rest once for all of them:
+
+    skip when the done marker exists (checked against the stage's parameters)
+    -> injected faults (drills) -> process -> write each output atomically
+    -> write the done marker (stats, parameters, seconds) last
+
+An executor maps ``run_shard`` over a stage's shards: ``run_local`` in this process, or
+``jobs.spark.run_stage`` as Spark tasks. A stage folder holds ``_manifest.json`` (the
+stage's name and parameters, claimed by the first run) and ``_done/<shard>.json``.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curation import layout
+from curation.errors import CurationError, InputError, LineageError
+from curation.faults import Faults
+from curation.io import exists, join, list_names, read_json, write_atomic, write_json_atomic
+
+MANIFEST = "_manifest.json"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One unit of work: its stable name, the input it reads (a URL, or a tuple of pieces),
+    and its position in the stage."""
+
+    name: str
+    source: object = None
+    index: int = 0
+
+
+@dataclass
+class ShardOutput:
+    """What ``process`` returns: files to write (URL -> ``pa.Table`` written as Parquet,
+    ``bytes``, or a readable binary file), the shard's stats, and optionally its sparse
+    entry counts ``(ids, counts)`` for the stage's reduction."""
+
+    files: dict
+    stats: dict
+    counts: tuple | None = None
+
+
+@dataclass
+class ShardResult:
+    """The outcome of one shard: its done marker's stats (``skipped`` when it was done
+    before), its sparse counts when the stage has them, or the input error that stopped it."""
+
+    stats: dict
+    counts: tuple | None = None
+    skipped: bool = False
+    error: str | None = None
+    lineage_error: bool = False
+
+
+NO_COUNTS = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+
+
+class ShardStage:
+    """Base class of a per-shard stage.
+
+    Class attributes say what the stage is (they are what the stage table lists):
+    ``name`` (commands, status, progress, faults, Spark UI), ``folder`` (its output folder
+    under a run folder; ``""``: the folder it is given), ``rows_key`` (the stat that
+    progress and status add up). An instance knows its output folder and the parameters
+    that key its done markers; subclasses implement ``plan`` and ``process``.
+    """
+
+    name = ""
+    folder = ""
+    rows_key = "rows"
+    has_counts = False  # process returns sparse entry counts, summed by the executor
+    commits = True  # False: a read-only pass (no outputs, no done markers, never skipped)
+
+    def __init__(self, out_dir: str, params: dict):
+        self.out_dir = out_dir
+        self.params = params
+
+    def plan(self) -> list[Shard]:
+        raise NotImplementedError
+
+    def process(self, shard: Shard) -> ShardOutput:
+        raise NotImplementedError
+
+    def resumed(self, shard: Shard, stats: dict) -> ShardResult:
+        """The result of a shard done in an earlier run (stages with counts read them back)."""
+        return ShardResult(stats, skipped=True)
+
+    @property
+    def counts_size(self) -> int:
+        """Length of the dense count vector (stages with counts)."""
+        raise NotImplementedError
+
+    def done_url(self, name: str) -> str:
+        return layout.done_url(self.out_dir, name)
+
+    def done_names(self) -> list[str]:
+        return done_names(self.out_dir)
+
+    def claim(self, info: dict) -> None:
+        """Write this stage's manifest, or check that the existing one has the same parameters."""
+        url = join(self.out_dir, MANIFEST)
+        if exists(url):
+            check_params(read_json(url).get("params", {}), self.params, url)
+        else:
+            write_json_atomic(url, {"stage": self.name, "params": self.params, **info})
+
+
+def done_names(stage_dir: str) -> list[str]:
+    """Names of the shards of a stage folder that have a done marker."""
+    return list_names(join(stage_dir, "_done"), ".json")
+
+
+def check_params(found: dict, wanted: dict, where: str) -> None:
+    """Raise ``LineageError`` if ``found`` parameters differ from ``wanted`` on any key."""
+    diff = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
+    if diff:
+        detail = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in sorted(diff.items()))
+        raise LineageError(f"{where} was made with other parameters ({detail}); use a new --out or --overwrite")
+
+
+def run_shard(stage: ShardStage, shard: Shard, faults: Faults | None = None) -> ShardResult:
+    """Run one shard of ``stage``: skipped when done, else processed and committed.
+
+    An input error (``CurationError``) is returned in the result, not raised, so that a
+    scheduler reports it once instead of retrying it; other exceptions propagate (Spark
+    retries them)."""
+    try:
+        if not stage.commits:
+            output = stage.process(shard)
+            return ShardResult({"shard": shard.name, **output.stats}, output.counts)
+        marker = stage.done_url(shard.name)
+        if exists(marker):
+            stats = read_json(marker)
+            check_params(stats.get("params", {}), stage.params, marker)
+            return stage.resumed(shard, stats)
+        (faults or Faults()).before(stage.name, shard.name)
+        start = time.monotonic()
+        output = stage.process(shard)
+        for url, value in output.files.items():
+            write_atomic(url, value)
+        stats = {"shard": shard.name, **output.stats, "params": stage.params,
+                 "seconds": round(time.monotonic() - start, 3)}
+        write_json_atomic(marker, stats)
+        return ShardResult(stats, output.counts)
+    except CurationError as exc:
+        return ShardResult({"shard": shard.name}, error=str(exc), lineage_error=isinstance(exc, LineageError))
+
+
+def raise_errors(results: list[ShardResult]) -> list[ShardResult]:
+    """Raise one error listing every shard's input error, if any (``LineageError`` when all
+    of them are lineage errors, else ``InputError``)."""
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        messages = list(dict.fromkeys(r.error for r in failed))
+        more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
+        kind = LineageError if all(r.lineage_error for r in failed) else InputError
+        raise kind("; ".join(messages[:5]) + more)
+    return results
+
+
+@dataclass
+class StageRun:
+    """An executor's answer: each shard's result in plan order, and the dense sum of their
+    sparse counts (stages with counts)."""
+
+    results: list[ShardResult]
+    counts: np.ndarray | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def stats(self) -> list[dict]:
+        """Each shard's stats, with ``skipped`` saying whether it was done before this run."""
+        return [{**r.stats, "skipped": r.skipped} for r in self.results]
+
+    def rows(self, key: str) -> int:
+        return sum(r.stats.get(key, 0) for r in self.results if not r.skipped)
+
+
+def run_local(stage: ShardStage, shards: list[Shard], on_result: Callable | None = None) -> StageRun:
+    """Run every shard of ``stage`` in this process, in order (no Spark needed)."""
+    from curation.counting import add_sparse
+
+    start = time.monotonic()
+    faults = Faults.from_env()
+    results, total = [], (np.zeros(stage.counts_size, np.int64) if stage.has_counts else None)
+    for shard in shards:
+        result = run_shard(stage, shard, faults)
+        if total is not None and result.counts is not None and len(result.counts[0]):
+            add_sparse(total, *result.counts)
+        if on_result:
+            on_result(result)
+        results.append(result)
+    raise_errors(results)
+    return StageRun(results, total, time.monotonic() - start)

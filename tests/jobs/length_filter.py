@@ -1,0 +1,25 @@
+"""A row filter stage for the stage-table test: the whole of what a new stage between match
+and balance takes (this file, and one line inserting it into ``curation.pipeline.STAGES``)."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from curation.config import opt
+from curation.stages import FilterStage
+
+
+@dataclass(kw_only=True)
+class LengthConfig:
+    SECTION: ClassVar[str] = "length"
+    min_chars: int = opt(4, "drop alt-texts shorter than this many characters")
+
+
+class LengthFilter(FilterStage):
+    """Drops alt-texts shorter than ``min_chars`` characters."""
+
+    name = "length"
+    Config = LengthConfig
+
+    def reasons(self, table):
+        return [None if len(text or "") >= self.config.min_chars else "too_short"
+                for text in table["text"].to_pylist()]
