@@ -209,7 +209,7 @@ def resolve(command_name: str, command: Command, args: argparse.Namespace) -> di
                 continue
             value = values[f.name]
             if _base_type(f.type) is dict:
-                value = {str(k): str(v) for k, v in (value or {}).items()}
+                value = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (value or {}).items()}
             elif f.metadata.get("path") and isinstance(value, str):
                 value = absolute(value)
             elif value is not None and _base_type(f.type) in (int, float) and not isinstance(value, bool):

@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 
 from curation.counting import add_sparse
+from curation.errors import CurationError
 from curation.faults import Faults
 from curation.io import using_storage
 from curation.shards import ShardResult, ShardStage, StageRun, raise_errors, run_shard
@@ -31,7 +32,12 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
 
     ``master=None`` means: the master ``spark-submit`` was given, else ``local[*]``.
     """
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise CurationError("pyspark is not installed: this command runs on Spark (pip install -r requirements.txt, "
+                            "or `make install`); status, report and metadata stats/diff/build/import do not need it"
+                            ) from None
 
     # Executors must run the same Python as the driver (the project's virtualenv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -2,12 +2,11 @@
 ``sizes.json`` read for the sample count, resampled shards, checkpoints every epoch and
 ``--resume latest``; our model configs (``tiny``) are registered first."""
 
-import json
 import logging
 import os
 
 from curation.errors import InputError
-from curation.io import exists, join, list_files, read_json
+from curation.io import exists, join, list_files, list_names, read_json, write_json_atomic
 
 
 def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: str | None = None, epochs: int = 1,
@@ -42,6 +41,9 @@ def train(shards: str, out: str, **kwargs) -> dict:
     from curation.gpu.models import register_configs
 
     register_configs()
+    if "://" in out and not out.startswith("file://"):
+        # open_clip_train writes its logs and checkpoints with plain file IO.
+        raise InputError(f"--out {out}: training writes to a local (or mounted) folder, not an object store")
     args = open_clip_args(shards, out, **kwargs)
     os.makedirs(out, exist_ok=True)
     root = logging.getLogger()
@@ -59,8 +61,7 @@ def train(shards: str, out: str, **kwargs) -> dict:
         for name in [*logging.root.manager.loggerDict, ""]:
             logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
     run = join(out, kwargs.get("name", "run"))
-    checkpoints = sorted(os.listdir(join(run, "checkpoints"))) if exists(join(run, "checkpoints")) else []
+    checkpoints = [f"{name}.pt" for name in list_names(join(run, "checkpoints"), ".pt")]
     summary = {"run": run, "checkpoints": checkpoints, "args": args}
-    with open(join(out, "train_summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json_atomic(join(out, "train_summary.json"), summary)
     return summary

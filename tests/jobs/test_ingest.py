@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from curation.config import IngestConfig
 from curation.ingest.urls import url_key
 from jobs import cli
-from curation.config import IngestConfig
 from jobs.ingest import run_ingest
 
 PAGE1 = b"""<html><head><title>t</title></head><body>

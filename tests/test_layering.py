@@ -1,0 +1,81 @@
+"""Layering: ``curation/`` never imports pyspark or ``jobs``, and the commands that need no
+Spark (metadata stats, status, report) run where pyspark cannot be imported."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_rows, write_metadata, write_pool
+
+REPO = Path(__file__).resolve().parents[1]
+# A Python that cannot import pyspark (as on a machine without it), running the curate CLI.
+NO_SPARK = ("import sys; sys.modules['pyspark'] = None; from jobs.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_curation_never_imports_pyspark_or_jobs():
+    files = sorted((REPO / "curation").rglob("*.py"))
+    assert len(files) > 30
+    offenders = {str(f.relative_to(REPO)): sorted(m for m in imported_modules(f)
+                                                  if m.split(".")[0] in ("pyspark", "jobs"))
+                 for f in files}
+    assert {f: m for f, m in offenders.items() if m} == {}
+
+
+def test_every_curation_module_imports_without_pyspark():
+    modules = sorted(".".join(f.relative_to(REPO).with_suffix("").parts) for f in (REPO / "curation").rglob("*.py")
+                     if f.name != "__init__.py")
+    code = "import sys, importlib; sys.modules['pyspark'] = None\n" + "".join(
+        f"importlib.import_module({m!r})\n" for m in modules) + "import jobs.cli; jobs.cli.build_parser()\n" \
+        "print(sorted(m for m in sys.modules if m.startswith('jobs')))\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.replace("'", '"')) == ["jobs", "jobs.cli"]
+
+
+def run_without_spark(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", NO_SPARK, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_folder(spark, tmp_path_factory):
+    from jobs import cli
+
+    tmp = tmp_path_factory.mktemp("nospark")
+    pool = write_pool(tmp / "pool", make_rows(60), shards=2)
+    meta = write_metadata(tmp / "m.json", ["dog", "cat", "photo"])
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp / "out"),
+                     "--t", "5"]) == 0
+    return tmp
+
+
+def test_commands_without_spark_run_where_pyspark_is_absent(run_folder):
+    stats = run_without_spark("metadata", "stats", str(run_folder / "m.json"))
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["entries"] == 3
+    status = run_without_spark("status", "--out", str(run_folder / "out"))
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["balance"]["complete"]
+    (run_folder / "out" / "report.html").unlink()
+    report = run_without_spark("report", "--out", str(run_folder / "out"))
+    assert report.returncode == 0, report.stderr
+    assert (run_folder / "out" / "report.html").exists()
+    # A Spark command says what is missing instead of a traceback deep inside.
+    match = run_without_spark("match", "--pool", "p", "--metadata", "m", "--out", "o")
+    assert match.returncode == 2 and "pyspark is not installed" in match.stderr and "Traceback" not in match.stderr
