@@ -6,16 +6,23 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install check-java test demo lint bench bench-gpu clean metadata-default
+.PHONY: install check-java check-python test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt setup.cfg | check-java
+$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt setup.cfg | check-python check-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# The pins (numpy 2.4, pyspark 4.3, pyarrow 26, matplotlib, pillow) need Python 3.11 or newer;
+# say so plainly instead of failing deep inside pip.
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing); this project needs Python 3.11+" \
+	  "(set PYTHON=python3.11 or newer)" >&2; exit 1; }
 
 # PySpark 4 needs Java 17 or newer; say so plainly instead of failing deep inside Spark.
 check-java:

@@ -6,6 +6,7 @@ help live here, and the ``curate`` command builds its flags and YAML sections fr
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -26,6 +27,30 @@ def opt(default=REQUIRED, help: str = "", *, choices=None, path: bool = False, p
         value = default
         return field(default_factory=lambda: type(value)(value), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def require(ok: bool, flag: str, value, rule: str) -> None:
+    """Refuse a parameter before any work: ``InputError`` naming the flag, value and rule."""
+    if not ok:
+        raise InputError(f"--{flag.replace('_', '-')} {value!r}: {rule}")
+
+
+def finite_positive(value, flag: str) -> None:
+    require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0,
+            flag, value, "must be a finite number > 0")
+
+
+def at_least(value, low: int, flag: str) -> None:
+    if value is not None:
+        require(isinstance(value, int) and not isinstance(value, bool) and value >= low, flag, value,
+                f"must be an integer >= {low}")
+
+
+def seed_64(value, flag: str) -> None:
+    """Seeds are 64-bit: a larger one would silently act as its value mod 2**64."""
+    if value is not None:
+        require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64, flag, value,
+                "must be an integer in [0, 2**64)")
 
 
 @dataclass(kw_only=True)
@@ -86,6 +111,10 @@ class BalanceConfig:
                                     "tail proportion")
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
+    def __post_init__(self):
+        finite_positive(self.t, "t")
+        seed_64(self.seed, "seed")
+
 
 @dataclass(kw_only=True)
 class ExportConfig:
@@ -105,6 +134,15 @@ class ExportConfig:
     threads: int = opt(16, "concurrent fetches per task")
     text_column: str = opt("text", "column holding the alt-text")
     keep_list: str | None = opt(None, "keep list from `curate dedup`: skip the samples it removes", path=True)
+
+    def __post_init__(self):
+        at_least(self.samples_per_tar, 1, "samples_per_tar")
+        seed_64(self.shuffle_seed, "shuffle_seed")
+        at_least(self.resize, 1, "resize")
+        finite_positive(self.timeout, "timeout")
+        at_least(self.retries, 0, "retries")
+        at_least(self.max_bytes, 1, "max_bytes")
+        at_least(self.threads, 1, "threads")
 
     def options(self):
         from curation.export import ExportOptions
@@ -128,6 +166,10 @@ class IngestConfig:
     langid: bool = opt(True, "identify each alt-text's language")
     url_column: str = opt("url", "tables: the image URL column")
     caption_column: str = opt("caption", "tables: the caption column")
+
+    def __post_init__(self):
+        at_least(self.shards, 1, "shards")
+        at_least(self.max_text_chars, 1, "max_text_chars")
 
     def options(self):
         from curation.ingest.extract import IngestOptions
@@ -161,6 +203,9 @@ class EmbedConfig:
                       choices=["auto", "tensor", "pil"])
     local: bool = opt(False, "run in this process instead of Spark tasks")
 
+    def __post_init__(self):
+        at_least(self.batch_size, 1, "batch_size")
+
 
 @dataclass(kw_only=True)
 class IndexConfig:
@@ -169,6 +214,9 @@ class IndexConfig:
     out: str = opt(help="index folder (image.index, keys.json, infos.json)", path=True)
     kind: str = opt("img", "which embeddings to index", choices=["img", "text"])
     memory_mb: float = opt(4096.0, "memory budget of the index, in MB")
+
+    def __post_init__(self):
+        finite_positive(self.memory_mb, "memory_mb")
 
 
 @dataclass(kw_only=True)
@@ -182,6 +230,7 @@ class KnnConfig:
     k: int = opt(10, "neighbours to print", flag="-k")
 
     def __post_init__(self):
+        at_least(self.k, 1, "k")
         given = [n for n in ("text", "image", "key") if getattr(self, n) is not None]
         if len(given) != 1:
             raise InputError("curate knn: give exactly one of --text, --image, --key")
@@ -198,6 +247,11 @@ class DedupConfig:
     cluster_size: int = opt(1000, "mean samples per k-means cluster")
     min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this")
 
+    def __post_init__(self):
+        require(isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1, "threshold", self.threshold,
+                "must be a cosine similarity in (0, 1]")
+        at_least(self.cluster_size, 1, "cluster_size")
+
 
 @dataclass(kw_only=True)
 class TrainConfig:
@@ -210,6 +264,13 @@ class TrainConfig:
     warmup: int = opt(0, "warmup steps")
     workers: int = opt(0, "data loader workers")
 
+    def __post_init__(self):
+        at_least(self.epochs, 1, "epochs")
+        at_least(self.batch_size, 1, "batch_size")
+        finite_positive(self.lr, "lr")
+        at_least(self.warmup, 0, "warmup")
+        at_least(self.workers, 0, "workers")
+
 
 @dataclass(kw_only=True)
 class OutConfig:
@@ -217,6 +278,13 @@ class OutConfig:
 
     SECTION: ClassVar[str] = "run"
     out: str = opt(help="run folder (or a pool, export or embeddings folder)", path=True)
+
+
+@dataclass(kw_only=True)
+class StatusConfig:
+    SECTION: ClassVar[str] = "run"
+    out: str = opt(help="run folder (or a pool, export or embeddings folder)", path=True)
+    verify: bool = opt(False, "also check every finished shard's outputs against their checksums")
 
 
 @dataclass(kw_only=True)

@@ -10,6 +10,7 @@ The file is a JSON header followed by 64-byte-aligned raw arrays, so ``load`` ma
 every process on a node shares one physical copy through the page cache.
 """
 
+import hashlib
 import json
 import os
 import uuid
@@ -20,7 +21,7 @@ import numpy as np
 from curation import fastmatch_kernel as k
 from curation.text import SPACED, WRAPPED
 
-MAGIC = b"CURIDX04"
+MAGIC = b"CURIDX05"
 MAX_DFA_CELLS = 16_000_000  # states x byte classes of the dense DFA (64 MB of int32)
 MAX_TOKENS = (1 << k.ID_BITS) - 1
 ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "byte_class",
@@ -205,14 +206,22 @@ def _trie(encoded: dict, byte_class: np.ndarray) -> tuple[list[dict], list[list[
     return goto, out
 
 
+def _digest(arrays: dict, meta: dict) -> str:
+    h = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16)
+    for name in ARRAYS:
+        h.update(np.ascontiguousarray(arrays[name]).reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
 def save_index(path: str, arrays: dict, meta: dict) -> None:
-    """Write the arrays and ``meta`` as one file, atomically (temp name, then rename)."""
+    """Write the arrays and ``meta`` as one file, atomically (temp name, then rename). The
+    header records a digest of the arrays, checked on load."""
     layout, offset = {}, 0
     for name in ARRAYS:
         a = np.ascontiguousarray(arrays[name])
         layout[name] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset}
         offset += -(-a.nbytes // 64) * 64
-    header = json.dumps({"meta": meta, "arrays": layout}).encode()
+    header = json.dumps({"meta": meta, "arrays": layout, "digest": _digest(arrays, meta), "size": offset}).encode()
     start = -(-(len(MAGIC) + 8 + len(header)) // 64) * 64
     tmp = f"{path}.{uuid.uuid4().hex}.tmp"
     with open(tmp, "wb") as f:
@@ -226,20 +235,85 @@ def save_index(path: str, arrays: dict, meta: dict) -> None:
 
 
 def load_index(path: str) -> tuple[dict, dict]:
-    """Map an index file; returns ``(arrays, meta)`` (arrays are read-only views)."""
+    """Map an index file; returns ``(arrays, meta)`` (arrays are read-only views).
+
+    Nothing reaches the compiled kernel unchecked: a file that is truncated, whose arrays do
+    not match their recorded digest, or whose arrays are not a consistent index raises
+    ``ValueError`` (the cache then builds the index again)."""
     raw = np.memmap(path, dtype=np.uint8, mode="r")
-    if bytes(raw[:8]) != MAGIC:
+    if raw.shape[0] < 16 or bytes(raw[:8]) != MAGIC:
         raise ValueError(f"{path}: not a matcher index file")
     size = int.from_bytes(bytes(raw[8:16]), "little")
-    header = json.loads(bytes(raw[16:16 + size]))
-    start = -(-(16 + size) // 64) * 64
-    arrays = {}
-    for name, spec in header["arrays"].items():
-        dtype = np.dtype(spec["dtype"])
-        count = int(np.prod(spec["shape"])) if spec["shape"] else 1
-        begin = start + spec["offset"]
-        arrays[name] = raw[begin:begin + count * dtype.itemsize].view(dtype).reshape(spec["shape"])
+    try:
+        header = json.loads(bytes(raw[16:16 + size]))
+        start = -(-(16 + size) // 64) * 64
+        if raw.shape[0] != start + header["size"] or set(header["arrays"]) != set(ARRAYS):
+            raise ValueError("size or arrays differ from the header")
+        arrays = {}
+        for name, spec in header["arrays"].items():
+            dtype = np.dtype(spec["dtype"])
+            count = int(np.prod(spec["shape"])) if spec["shape"] else 1
+            begin = start + spec["offset"]
+            if begin + count * dtype.itemsize > raw.shape[0]:
+                raise ValueError(f"array {name} lies past the end of the file")
+            arrays[name] = raw[begin:begin + count * dtype.itemsize].view(dtype).reshape(spec["shape"])
+        if _digest(arrays, header["meta"]) != header["digest"]:
+            raise ValueError("arrays do not match their digest")
+        check_arrays(arrays, len(header["meta"]["entries"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: damaged matcher index ({exc})") from None
     return arrays, header["meta"]
+
+
+_DTYPES = {"tok_table": "<u8", "tok_bytes": "|u1", "tok_off": "<i8", "uni_ids": "<i4", "ng_table": "<u8",
+           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|b1", "byte_class": "<i4", "dfa": "<i4",
+           "dfa_out_off": "<i8", "dfa_out_ids": "<i4"}
+
+
+def check_arrays(a: dict, n_entries: int) -> None:
+    """Structural checks: every offset, id and state the kernel follows stays in bounds."""
+    def need(ok, what):
+        if not ok:
+            raise ValueError(what)
+
+    for name, dtype in _DTYPES.items():
+        need(a[name].dtype == np.dtype(dtype), f"{name} has dtype {a[name].dtype}")
+    need(a["tok_table"].ndim == 2 and a["tok_table"].shape[1] == 3, "token table shape")
+    need(a["ng_table"].ndim == 2 and a["ng_table"].shape[1] == 3, "trie table shape")
+    need(a["trigger"].shape == (256,) and a["byte_class"].shape == (256,), "byte tables")
+    for off, values in (("tok_off", "tok_bytes"), ("dfa_out_off", "dfa_out_ids")):
+        o = a[off]
+        need(o.ndim == 1 and len(o) >= 1 and o[0] == 0 and o[-1] == len(a[values]) and bool(np.all(np.diff(o) >= 0)),
+             f"{off} offsets")
+    for ids in ("uni_ids", "ng_ids", "dfa_out_ids"):
+        need(bool(np.all((a[ids] >= 0) & (a[ids] < n_entries))), f"{ids} out of range")
+    n_filter = len(a["ng_filter"])
+    need(n_filter > 0 and n_filter & (n_filter - 1) == 0, "edge filter size")
+    n_tokens = len(a["tok_off"]) - 1
+    _check_slots(a["tok_table"], n_tokens, len(a["uni_ids"]), n_entries, "token", np.uint64(0x7FFFFFFF))
+    _check_slots(a["ng_table"], None, len(a["ng_ids"]), n_entries, "trie", np.uint64(0xFFFFFFFF))
+    dfa = a["dfa"]
+    if dfa.shape[0]:
+        need(bool(np.all(np.abs(dfa) < dfa.shape[0])), "DFA states out of range")
+        need(bool(np.all((a["byte_class"] >= 0) & (a["byte_class"] < dfa.shape[1]))), "byte classes")
+        need(len(a["dfa_out_off"]) == dfa.shape[0] + 1, "DFA outputs")
+
+
+def _check_slots(table: np.ndarray, n_tokens: int | None, n_overflow: int, n_entries: int, what: str,
+                 count_mask: np.uint64) -> None:
+    # Slot info as the kernel reads it: entry count in the high half (token slots keep a
+    # flag in bit 63), the entry id or the first overflow position in the low half.
+    used = table[table[:, 0] != k.EMPTY]
+    if n_tokens is not None and len(used):
+        ids = (used[:, 0] & np.uint64((1 << k.ID_BITS) - 1)).astype(np.int64)
+        if np.any(ids >= n_tokens):
+            raise ValueError(f"{what} table: token ids out of range")
+    info = used[:, 2]
+    count = ((info >> np.uint64(32)) & count_mask).astype(np.int64)
+    first = (info & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    single = count == 1
+    if np.any(single & (first >= n_entries)) or np.any(~single & (count > 0) & (first + count > n_overflow)):
+        raise ValueError(f"{what} table: entry references out of range")
 
 
 def run_kernel(arrays: dict, data: np.ndarray, offsets: np.ndarray, valid: np.ndarray):

@@ -165,14 +165,18 @@ def spaced_bytes(data, start, end, out, trigger):
 
 @numba.njit(cache=True, nogil=True)
 def sort_unique(buf, n):
-    """Sort ``buf[:n]`` in place (insertion sort: lists are short), drop repeats; new length."""
-    for i in range(1, n):
-        v = buf[i]
-        j = i - 1
-        while j >= 0 and buf[j] > v:
-            buf[j + 1] = buf[j]
-            j -= 1
-        buf[j + 1] = v
+    """Sort ``buf[:n]`` in place, drop repeats; return the new length. Most lists are short
+    (insertion sort); a long text's can hold millions of matches (O(n log n) sort)."""
+    if n > 32:
+        buf[:n] = np.sort(buf[:n])
+    else:
+        for i in range(1, n):
+            v = buf[i]
+            j = i - 1
+            while j >= 0 and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
     m = 0
     for i in range(n):
         if m == 0 or buf[i] != buf[m - 1]:

@@ -11,6 +11,7 @@ stores) and is then moved into place, so no partial file is ever visible under a
 """
 
 import contextvars
+import hashlib
 import io
 import json
 import os
@@ -89,7 +90,11 @@ def read_bytes(url: str) -> bytes:
 
 
 def read_json(url: str):
-    return json.loads(read_bytes(url))
+    """Parse a JSON file; a damaged one raises ``InputError`` naming it."""
+    try:
+        return json.loads(read_bytes(url))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{url}: not valid JSON ({exc}); the file is damaged") from None
 
 
 def list_files(url: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -140,6 +145,70 @@ def open_atomic(url: str):
         fs.put_file(f.name, path)  # one PUT: the object appears whole or not at all
 
 
+class _Digesting:
+    """A write-only file wrapper that counts and hashes what passes through it."""
+
+    def __init__(self, f):
+        self.f, self.size, self.hash = f, 0, hashlib.blake2b(digest_size=16)
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        self.hash.update(data)
+        return self.f.write(data)
+
+    def summary(self) -> dict:
+        return {"bytes": self.size, "blake2b": self.hash.hexdigest()}
+
+
+def file_digest(url: str) -> dict:
+    """``{"bytes", "blake2b"}`` of a file as stored, the form done markers record."""
+    h, size = hashlib.blake2b(digest_size=16), 0
+    with open_read(url) as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+            h.update(chunk)
+    return {"bytes": size, "blake2b": h.hexdigest()}
+
+
+def file_size(url: str) -> int | None:
+    """Size of a file in bytes, or None when it does not exist."""
+    fs, path = get_fs(url)
+    try:
+        return int(fs.size(path))
+    except FileNotFoundError:
+        return None
+
+
+def create_exclusive(url: str, data: bytes) -> bool:
+    """Create ``url`` with ``data`` only if it does not exist yet, atomically: False when it
+    already existed. Local files use a hard link (which fails on an existing name), object
+    stores a conditional PUT (``If-None-Match: *``)."""
+    fs, path = get_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        folder, name = posixpath.split(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = posixpath.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+    try:
+        fs.pipe_file(path, data, mode="create")
+        return True
+    except FileExistsError:
+        return False
+    except TypeError:  # a filesystem without exclusive writes: check, then write
+        if fs.exists(path):
+            return False
+        write_bytes_atomic(url, data)
+        return True
+
+
 def write_bytes_atomic(url: str, data: bytes) -> None:
     with open_atomic(url) as f:
         f.write(data)
@@ -151,20 +220,23 @@ def write_json_atomic(url: str, value) -> None:
 
 def write_parquet_atomic(url: str, table: pa.Table) -> None:
     """Write ``table`` as one Parquet file at ``url``, atomically."""
-    with open_atomic(url) as f:
-        pq.write_table(table, f, compression="zstd")
+    write_atomic(url, table)
 
 
-def write_atomic(url: str, value) -> None:
+def write_atomic(url: str, value) -> dict:
     """Write a ``pa.Table`` (as Parquet), ``bytes``, or the rest of a readable binary file
-    object to ``url``, atomically."""
-    if isinstance(value, pa.Table):
-        write_parquet_atomic(url, value)
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        write_bytes_atomic(url, bytes(value))
-    else:
-        with open_atomic(url) as f:
-            shutil.copyfileobj(value, f, 1 << 20)
+    object to ``url``, atomically; return the size and checksum of what was written."""
+    with open_atomic(url) as f:
+        out = _Digesting(f)
+        if isinstance(value, pa.Table):
+            buf = io.BytesIO()
+            pq.write_table(value, buf, compression="zstd")
+            out.write(buf.getbuffer())
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            out.write(bytes(value))
+        else:
+            shutil.copyfileobj(value, out, 1 << 20)
+    return out.summary()
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
@@ -180,6 +252,22 @@ def parquet_rows(url: str) -> int:
     """Row count of a Parquet file, from its footer."""
     with open_read(url) as f:
         return pq.ParquetFile(f).metadata.num_rows
+
+
+def check_output_folder(out: str, **inputs: str | None) -> None:
+    """Refuse an output folder that is an existing file, or that is (or holds) one of the
+    ``inputs`` (``--pool``, ...): a run must not read its own outputs back as input."""
+    fs, path = get_fs(out)
+    if fs.exists(path) and not fs.isdir(path):
+        raise InputError(f"--out {out}: is a file; give a folder")
+    base = path.rstrip("/") + "/"
+    for flag, url in inputs.items():
+        if not url:
+            continue
+        in_path = get_fs(url)[1].rstrip("/") + "/"
+        if in_path == base or in_path.startswith(base):
+            raise InputError(f"--out {out} is (or holds) --{flag.replace('_', '-')} {url}: the run would read its "
+                             "own outputs as input; give another --out")
 
 
 def remove(url: str) -> None:

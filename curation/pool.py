@@ -8,12 +8,13 @@ through untouched. A row that cannot be used is not dropped: it is returned in
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from curation.errors import InputError
-from curation.io import get_fs, read_parquet
+from curation.io import open_read, read_parquet
 
 POOL_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".json", ".json.gz")
 REJECTED_SCHEMA = pa.schema([("source", pa.string()), ("row", pa.int64()), ("reason", pa.string()),
@@ -51,14 +52,28 @@ def read_pool_shard(url: str, text_column: str = "text") -> PoolShard:
 
 
 def _check_text_column(table: pa.Table, url: str, text_column: str) -> pa.Table:
+    """The text column as ``string``: null, large, view and dictionary-encoded strings are
+    read as strings; any other type stops the run naming file, column and type."""
     if text_column not in table.column_names:
         raise InputError(f"{url}: no text column {text_column!r} (columns: {', '.join(table.column_names)})")
     col = table[text_column]
-    if pa.types.is_null(col.type) or pa.types.is_large_string(col.type):
+    kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if pa.types.is_null(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or (
+            pa.types.is_dictionary(col.type) and pa.types.is_string(kind)):
         col = col.cast(pa.string())
     elif not pa.types.is_string(col.type):
         raise InputError(f"{url}: text column {text_column!r} has type {col.type}, expected string")
     return table.set_column(table.column_names.index(text_column), text_column, col)
+
+
+def _string_column(table: pa.Table, name: str, url: str) -> list:
+    """A key or url column as Python strings; a type that is not text stops the run."""
+    col = table[name]
+    kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+            or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+        raise InputError(f"{url}: column {name!r} has type {col.type}, expected string")
+    return col.cast(pa.string()).to_pylist()
 
 
 def _with_keys(table: pa.Table, url: str) -> tuple[pa.Table, list]:
@@ -66,8 +81,8 @@ def _with_keys(table: pa.Table, url: str) -> tuple[pa.Table, list]:
     names = table.column_names
     if "key" not in names and "url" not in names:
         raise InputError(f"{url}: needs a 'key' or a 'url' column (columns: {', '.join(names)})")
-    keys = table["key"].cast(pa.string()).to_pylist() if "key" in names else [None] * table.num_rows
-    urls = table["url"].cast(pa.string()).to_pylist() if "url" in names else [None] * table.num_rows
+    keys = _string_column(table, "key", url) if "key" in names else [None] * table.num_rows
+    urls = _string_column(table, "url", url) if "url" in names else [None] * table.num_rows
     good, rejected = [], []
     for row, (key, row_url) in enumerate(zip(keys, urls)):
         if not key:
@@ -90,17 +105,19 @@ def _row_json(table: pa.Table, row: int) -> str:
 
 
 def _read_jsonl(url: str, text_column: str) -> tuple[pa.Table, list]:
-    """Parse JSON lines one by one so that a bad line is rejected alone, with its number."""
-    fs, path = get_fs(url)
+    """Parse JSON lines one by one so that a bad line is rejected alone, with its number.
+
+    Lines end at ``\n`` only (``\r\n`` too): U+2028, U+0085 and the other characters that
+    ``str.splitlines`` would split on are valid inside JSON strings. A UTF-8 BOM is skipped."""
     try:
-        with fs.open(path, "rt", encoding="utf-8", errors="replace", compression="infer") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{url}: file not found") from None
+        with open_read(url, compression="infer") as f:
+            data = f.read()
     except (OSError, EOFError) as exc:
         raise InputError(f"{url}: unreadable file ({exc})") from None
-    rows, rejected = [], []
+    lines = data.decode("utf-8-sig", errors="replace").split("\n")
+    rows, numbers, rejected = [], [], []
     for number, line in enumerate(lines):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         row, reason = _parse_row(line, text_column)
@@ -108,12 +125,52 @@ def _read_jsonl(url: str, text_column: str) -> tuple[pa.Table, list]:
             rejected.append((number, reason, line))
         else:
             rows.append(row)
+            numbers.append((number, line))
+    table = _rows_table(rows, numbers, rejected, text_column)
+    return table, sorted(rejected, key=lambda r: r[0])
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _rows_table(rows: list, numbers: list, rejected: list, text_column: str) -> pa.Table:
+    """The rows as a table. A row whose field has another JSON type than the same field in
+    earlier rows (or that Arrow cannot convert with the others) is rejected alone."""
+    if not rows:
+        return pa.table({text_column: pa.array([], pa.string()), "key": pa.array([], pa.string())})
+    kinds: dict = {}
+    good, good_numbers = [], []
+    for row, (number, line) in zip(rows, numbers):
+        clash = next((k for k, v in row.items() if v is not None and kinds.setdefault(k, _json_kind(v))
+                      != _json_kind(v)), None)
+        if clash is not None:
+            rejected.append((number, f"field {clash!r} is {_json_kind(row[clash])}, earlier rows have "
+                                     f"{kinds[clash]}", line))
+        else:
+            good.append(row)
+            good_numbers.append((number, line))
     try:
-        table = pa.Table.from_pylist(rows) if rows else pa.table({text_column: pa.array([], pa.string()),
-                                                                  "key": pa.array([], pa.string())})
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InputError(f"{url}: columns with mixed types across rows ({exc})") from None
-    return table, rejected
+        return pa.Table.from_pylist(good)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    # Nested values of mixed shapes: keep the rows that convert under the first row's schema.
+    schema = pa.Table.from_pylist(good[:1]).schema
+    kept = []
+    for row, (number, line) in zip(good, good_numbers):
+        try:
+            pa.Table.from_pylist([row], schema=schema)
+            kept.append(row)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            rejected.append((number, f"values of another type than earlier rows ({exc})", line))
+    return pa.Table.from_pylist(kept, schema=schema)
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
@@ -121,6 +178,8 @@ def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         return {}, f"invalid JSON ({exc.msg})"
+    except RecursionError:
+        return {}, "invalid JSON (nested too deeply)"
     if not isinstance(row, dict):
         return {}, "not a JSON object"
     if text_column not in row:
@@ -129,7 +188,17 @@ def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
         return {}, f"{text_column!r} is {type(row[text_column]).__name__}, not a string"
     if not row.get("key") and not row.get("url"):
         return {}, "no key and no url"
+    if _SURROGATE.search(line) and not _encodable(row):
+        return {}, "a string holds a lone surrogate (\\ud800-\\udfff escape): not valid Unicode"
     return row, ""
+
+
+def _encodable(row: dict) -> bool:
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _rejected_table(url: str, rejected: list) -> pa.Table:

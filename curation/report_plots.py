@@ -77,16 +77,22 @@ def bar_plot(labels: list[str], before: list[int], after: list[int], title: str)
     return _save(fig)
 
 
+MAX_THUMBNAIL_SOURCE_PIXELS = 40_000_000
+
+
 def thumbnail(image_bytes: bytes, size: int = 128) -> bytes | None:
-    """A PNG thumbnail of an encoded image, or None when it cannot be decoded."""
+    """A PNG thumbnail of an encoded image, or None when it cannot be made: undecodable, or
+    larger than ``MAX_THUMBNAIL_SOURCE_PIXELS`` (read from the header, before decoding)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(image_bytes)) as img:
+            if img.width * img.height > MAX_THUMBNAIL_SOURCE_PIXELS:
+                return None
             img = img.convert("RGB")
             img.thumbnail((size, size))
             buf = io.BytesIO()
             img.save(buf, format="PNG")
             return buf.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, MemoryError, Image.DecompressionBombError):
         return None

@@ -11,6 +11,8 @@ An executor maps ``run_shard`` over a stage's shards: ``run_local`` in this proc
 stage's name and parameters, claimed by the first run) and ``_done/<shard>.json``.
 """
 
+import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,20 @@ import numpy as np
 from curation import layout
 from curation.errors import CurationError, InputError, LineageError
 from curation.faults import Faults
-from curation.io import exists, join, list_names, read_json, write_atomic, write_json_atomic
+from curation.io import (
+    create_exclusive,
+    exists,
+    file_digest,
+    file_size,
+    join,
+    list_names,
+    read_json,
+    write_atomic,
+    write_json_atomic,
+)
 
 MANIFEST = "_manifest.json"
+log = logging.getLogger("curate")
 
 
 @dataclass(frozen=True)
@@ -103,12 +116,14 @@ class ShardStage:
         return done_names(self.out_dir)
 
     def claim(self, info: dict) -> None:
-        """Write this stage's manifest, or check that the existing one has the same parameters."""
+        """Create this stage's manifest, or check that the existing one has the same
+        parameters. The creation is atomic (create-exclusive), so of two runs with other
+        parameters racing into one folder, one claims it and the other is refused."""
         url = join(self.out_dir, MANIFEST)
-        if exists(url):
+        body = {"stage": self.name, "params": self.params, **info}
+        data = (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        if not create_exclusive(url, data):
             check_params(read_json(url).get("params", {}), self.params, url)
-        else:
-            write_json_atomic(url, {"stage": self.name, "params": self.params, **info})
 
 
 def done_names(stage_dir: str) -> list[str]:
@@ -135,21 +150,62 @@ def run_shard(stage: ShardStage, shard: Shard, faults: Faults | None = None) -> 
             output = stage.process(shard)
             return ShardResult({"shard": shard.name, **output.stats}, output.counts)
         marker = stage.done_url(shard.name)
-        if exists(marker):
-            stats = read_json(marker)
-            check_params(stats.get("params", {}), stage.params, marker)
+        stats = _finished(stage, marker)
+        if stats is not None:
             return stage.resumed(shard, stats)
         (faults or Faults()).before(stage.name, shard.name)
         start = time.monotonic()
         output = stage.process(shard)
-        for url, value in output.files.items():
-            write_atomic(url, value)
-        stats = {"shard": shard.name, **output.stats, "params": stage.params,
+        outputs = {_relative(stage.out_dir, url): write_atomic(url, value) for url, value in output.files.items()}
+        stats = {"shard": shard.name, **output.stats, "params": stage.params, "outputs": outputs,
                  "seconds": round(time.monotonic() - start, 3)}
         write_json_atomic(marker, stats)
         return ShardResult(stats, output.counts)
     except CurationError as exc:
         return ShardResult({"shard": shard.name}, error=str(exc), lineage_error=isinstance(exc, LineageError))
+
+
+def _relative(folder: str, url: str) -> str:
+    prefix = folder.rstrip("/") + "/"
+    return url[len(prefix):] if url.startswith(prefix) else url
+
+
+def _absolute(folder: str, name: str) -> str:
+    return name if "://" in name or name.startswith("/") else join(folder, name)
+
+
+def _finished(stage: ShardStage, marker: str) -> dict | None:
+    """The stats of a shard whose done marker exists and whose outputs are intact; else
+    None (it is redone). A marker made with other parameters stops the run."""
+    if not exists(marker):
+        return None
+    try:
+        stats = read_json(marker)
+    except InputError as exc:
+        log.warning("%s; the shard is redone", exc)
+        return None
+    check_params(stats.get("params", {}), stage.params, marker)
+    bad = verify_outputs(stage.out_dir, stats)
+    if bad:
+        log.warning("%s: %s; the shard is redone", marker, "; ".join(bad))
+        return None
+    return stats
+
+
+def verify_outputs(folder: str, stats: dict, checksums: bool = True) -> list[str]:
+    """What is wrong with the outputs a done marker lists (missing, other size, other
+    checksum); empty when they are intact. Markers without the list are trusted."""
+    bad = []
+    for name, want in (stats.get("outputs") or {}).items():
+        url = _absolute(folder, name)
+        size = file_size(url)
+        if size is None:
+            bad.append(f"{name} is missing")
+        elif size != want["bytes"]:
+            bad.append(f"{name} has {size} bytes, {want['bytes']} were written")
+        elif checksums and file_digest(url)["blake2b"] != want["blake2b"]:
+            bad.append(f"{name} does not match its checksum")
+    return bad
 
 
 def raise_errors(results: list[ShardResult]) -> list[ShardResult]:

@@ -49,7 +49,7 @@ COMMANDS = {
     "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
                       "jobs.cli:report_command"),
     "status": Command("what is done and what is missing in a run folder, stage by stage",
-                      (C.StorageConfig, C.OutConfig), "jobs.cli:status_command"),
+                      (C.StorageConfig, C.StatusConfig), "jobs.cli:status_command"),
     "export": Command("write curated rows as WebDataset tars (+ sizes.json) for training",
                       (*SPARK, C.ExportConfig), "jobs.export:export_command"),
     "ingest": Command("CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
@@ -170,7 +170,10 @@ def load_yaml_config(path: str, configs: tuple) -> dict:
 
     from curation.io import read_bytes
 
-    raw = yaml.safe_load(read_bytes(path)) or {}
+    try:
+        raw = yaml.safe_load(read_bytes(path)) or {}
+    except yaml.YAMLError as exc:  # syntax errors, and tags like !!python that safe_load refuses
+        raise CurationError(f"{path}: not a plain YAML file of option values ({exc})".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise CurationError(f"{path}: a run config is a YAML mapping of option names to values")
     sections = {c.SECTION for c in configs}
@@ -213,7 +216,11 @@ def resolve(command_name: str, command: Command, args: argparse.Namespace) -> di
             elif f.metadata.get("path") and isinstance(value, str):
                 value = absolute(value)
             elif value is not None and _base_type(f.type) in (int, float) and not isinstance(value, bool):
-                value = _base_type(f.type)(value)
+                try:
+                    value = _base_type(f.type)(value)
+                except (TypeError, ValueError):
+                    raise CurationError(f"--{f.name.replace('_', '-')} {value!r}: expected "
+                                        f"{_base_type(f.type).__name__}") from None
             kwargs[f.name] = value
         out[cls.SECTION] = cls(**kwargs)
     return out
@@ -229,7 +236,10 @@ def _command(args) -> tuple[str, Command]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``curate`` console command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Logs and progress go to stderr; stdout carries only the command's result (summary, JSON).
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     name, command = _command(args)
     try:
         configs = resolve(name, command, args)
@@ -247,8 +257,10 @@ def status_command(cfg: dict) -> int:
     from curation.status import run_status
 
     with using_storage(cfg["storage"].options()):
-        sys.stdout.write(json.dumps(run_status(cfg["run"].out), indent=2) + "\n")
-    return 0
+        status = run_status(cfg["run"].out, cfg["run"].verify)
+    sys.stdout.write(json.dumps(status, indent=2) + "\n")
+    damaged = sum(s.get("damaged_count", 0) for s in status.values() if isinstance(s, dict))
+    return 1 if damaged else 0
 
 
 def report_command(cfg: dict) -> int:

@@ -18,7 +18,7 @@ from curation.export import (
     shard_rows,
     shuffled_order,
 )
-from curation.io import list_files, using_storage
+from curation.io import check_output_folder, list_files, using_storage
 from jobs.spark import map_shards, run_stage, spark_for
 
 log = logging.getLogger("curate")
@@ -28,6 +28,7 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     """Plan and write the tars, ``sizes.json`` and (online) ``probabilities.npy``."""
     from curation.gpu.dedup import removed_keys
 
+    check_output_folder(cfg.out, curated=cfg.curated)
     source, run = export_source(cfg.curated, cfg.online)
     shards = list_files(source, (".parquet",))
     if not shards:

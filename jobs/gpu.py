@@ -10,7 +10,7 @@ import json
 import sys
 
 from curation.errors import InputError
-from curation.io import join, using_storage, write_json_atomic
+from curation.io import check_output_folder, join, using_storage, write_json_atomic
 
 
 def _print(value) -> None:
@@ -24,6 +24,7 @@ def embed_command(cfg: dict) -> int:
     embed, model = cfg["embed"], cfg["model"]
     storage = cfg["storage"].options()
     with using_storage(storage):
+        check_output_folder(embed.out, shards=embed.shards)
         stage = EmbedStage(embed.out, {"model": model.model, "pretrained": model.pretrained, "decode": embed.decode},
                            embed.shards, embed.batch_size)
         tars = stage.plan()

@@ -13,7 +13,7 @@ from functools import partial
 from curation import layout
 from curation.config import IngestConfig
 from curation.ingest.extract import IngestStage, dedup_key, earliest, expand_inputs, parsed_rows, pool_table
-from curation.io import join, using_storage, write_json_atomic, write_parquet_atomic
+from curation.io import check_output_folder, join, using_storage, write_json_atomic, write_parquet_atomic
 from jobs.spark import run_stage, spark_for
 
 log = logging.getLogger("curate")
@@ -33,6 +33,7 @@ def _parsed_pairs(parsed_dir, storage, name):
 
 def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     files = expand_inputs(cfg.input_urls())
+    check_output_folder(cfg.out, **{f"input {i}": url for i, url in enumerate(files)})
     opts = cfg.options()
     stage = IngestStage(join(cfg.out, IngestStage.folder), {"langid": opts.langid,
                                                             "max_text_chars": opts.max_text_chars,

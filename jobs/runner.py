@@ -14,7 +14,7 @@ from curation.balancing import language_thresholds, segment_probabilities
 from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.counting import counts_table
 from curation.errors import InputError
-from curation.io import exists, join, read_json, remove, using_storage, write_parquet_atomic
+from curation.io import check_output_folder, exists, join, read_json, remove, using_storage, write_parquet_atomic
 from curation.lineage import balance_params, match_params
 from curation.metadata_io import Metadata, load_metadata
 from curation.pipeline import filter_stages
@@ -48,6 +48,7 @@ def run_match(spark, cfg: MatchConfig, storage=None, filters: dict | None = None
     """Match every pool shard, then run the filter stages of the stage table on the matched
     shards; returns the stats and the counts of the rows that reach balancing."""
     get_variant(cfg.variant)  # fail on the driver, before any task starts
+    check_output_folder(cfg.out, pool=cfg.pool)
     metadata = load_metadata(cfg.metadata)
     params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
     if metadata.per_language:
@@ -86,6 +87,7 @@ def _config_params(config) -> dict:
 def _upstream(out: str) -> tuple[str, dict]:
     """The folder and manifest of the last row stage before balance (match, or the last
     filter of the stage table), checked complete."""
+    check_output_folder(out)
     folder = join(out, ([layout.MATCHED] + [f.folder for f in filter_stages()])[-1])
     url = join(folder, MANIFEST)
     if not exists(url):

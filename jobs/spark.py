@@ -44,7 +44,9 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.appName(app_name)
+    # Our own progress lines say what Spark's console bars would, without interleaving
+    # them with the summary on the terminal (a --conf given here still wins).
+    builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
     if master or not _under_spark_submit():
         builder = builder.master(master or "local[*]")
     for key, value in (conf or {}).items():

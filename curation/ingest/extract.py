@@ -11,7 +11,7 @@ from curation import layout
 from curation.errors import InputError
 from curation.ingest import html as html_mod
 from curation.ingest.langid import identify
-from curation.ingest.records import FileCounts, iter_pages, wat_images
+from curation.ingest.records import FileCounts, iter_pages
 from curation.ingest.urls import resolve, url_key
 from curation.io import get_fs, is_dir, list_files, open_read, read_parquet
 from curation.shards import Shard, ShardOutput, ShardStage
@@ -36,7 +36,7 @@ def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[lis
     for record_no, page in enumerate(iter_pages(url, counts)):
         stats["pages"] += 1
         if page.wat is not None:
-            base, found = wat_images(page.wat)
+            base, found = page.wat
         else:
             base, found = html_mod.images(html_mod.decode_html(page.body, page.charset))
         for pos, img in enumerate(found):
@@ -67,27 +67,36 @@ def _image_row(page_url: str, base: str | None, img: dict, stats: dict, opts: In
 
 def extract_table(url: str, file_index: int, opts: IngestOptions) -> tuple[list[dict], dict]:
     """url+caption rows of a Parquet/JSONL/CSV/TSV table (img2dataset's inputs)."""
-    table = _read_table(url)
+    table = _read_table(url, (opts.url_column, opts.caption_column))
     for column in (opts.url_column, opts.caption_column):
         if column not in table.column_names:
             raise InputError(f"{url}: no column {column!r} (columns: {', '.join(table.column_names)})")
-    rows, stats = [], {"rows": table.num_rows, "with_alt": 0, "unusable_url": 0, "too_long": 0}
+    rows = []
+    stats = {"rows": table.num_rows, "with_alt": 0, "unusable_url": 0, "too_long": 0, "bad_records": 0}
     for pos, row in enumerate(table.to_pylist()):
         img = {"src": row.pop(opts.url_column), "alt": row.pop(opts.caption_column)}
+        if img["src"] is not None and not isinstance(img["src"], str):
+            stats["unusable_url"] += 1  # a number or a structure where the url should be
+            continue
+        if img["alt"] is not None and not isinstance(img["alt"], str):
+            stats["bad_records"] += 1
+            continue
         got = _image_row(img["src"] or "", None, img, stats, opts)
         if got is not None:
             rows.append({**row, **got, "source": url, "_file": file_index, "_record": pos, "_pos": 0})
     return rows, stats
 
 
-def _read_table(url: str) -> pa.Table:
+def _read_table(url: str, text_columns: tuple[str, ...]) -> pa.Table:
     if url.endswith(".parquet"):
         return read_parquet(url)
     with open_read(url, compression="infer") as f:
         if ".jsonl" in url:
             return pajson.read_json(f)
+        # CSV has no types: the url and caption columns are text even when they look numeric.
         delimiter = "\t" if ".tsv" in url else ","
-        return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+        as_text = pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns})
+        return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=delimiter), convert_options=as_text)
 
 
 def expand_inputs(spec: str) -> list[str]:

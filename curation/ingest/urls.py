@@ -13,10 +13,13 @@ def resolve(page_url: str, base_href: str | None, src: str | None) -> str | None
     src = (src or "").strip()
     if not src or src.startswith(("data:", "javascript:", "about:", "blob:")):
         return None
-    base = urljoin(page_url, base_href.strip()) if base_href and base_href.strip() else page_url
-    url = urljoin(base, src)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        base = urljoin(page_url, base_href.strip()) if base_href and base_href.strip() else page_url
+        parts = urlsplit(urljoin(base, src))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError:  # e.g. "http://[::1/x.jpg" (unclosed IPv6 host), port 99999
         return None
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
