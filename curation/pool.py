@@ -154,22 +154,43 @@ def _rows_table(rows: list, numbers: list, rejected: list, text_column: str) -> 
         else:
             good.append(row)
             good_numbers.append((number, line))
+    # Every column of every row (not only the first row's), each typed over all its values;
+    # where a column's values have no common Arrow type (nested values of mixed shapes), its
+    # first value's type wins and the rows that do not convert are rejected alone.
+    fields = []
+    for name in dict.fromkeys(k for row in good for k in row):
+        column = [row.get(name) for row in good]
+        try:
+            fields.append((name, pa.array(column).type))
+        except _ARROW_ERRORS:
+            fields.append((name, _first_type(column)))
+    schema = pa.schema(fields)
     try:
-        return pa.Table.from_pylist(good)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.Table.from_pylist(good, schema=schema)
+    except _ARROW_ERRORS:
         pass
-    # Nested values of mixed shapes: keep the rows that convert under the first row's schema.
-    schema = pa.Table.from_pylist(good[:1]).schema
     kept = []
     for row, (number, line) in zip(good, good_numbers):
         try:
             pa.Table.from_pylist([row], schema=schema)
             kept.append(row)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            rejected.append((number, f"values of another type than earlier rows ({exc})", line))
+        except _ARROW_ERRORS as exc:
+            rejected.append((number, f"values of another shape than earlier rows ({exc})", line))
     return pa.Table.from_pylist(kept, schema=schema)
 
 
+def _first_type(values: list) -> pa.DataType:
+    """The Arrow type of the first value that has one."""
+    for value in values:
+        if value is not None:
+            try:
+                return pa.array([value]).type
+            except _ARROW_ERRORS:
+                continue
+    return pa.null()
+
+
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
@@ -186,8 +207,15 @@ def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
         return {}, f"no {text_column!r} field"
     if row[text_column] is not None and not isinstance(row[text_column], str):
         return {}, f"{text_column!r} is {type(row[text_column]).__name__}, not a string"
+    for name in ("key", "url"):
+        value = row.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            return {}, f"{name!r} is {type(value).__name__}, not a string"
     if not row.get("key") and not row.get("url"):
         return {}, "no key and no url"
+    big = next((k for k, v in row.items() if isinstance(v, int) and not -2**63 <= v < 2**63), None)
+    if big is not None:
+        return {}, f"field {big!r} holds an integer beyond 64 bits"
     if _SURROGATE.search(line) and not _encodable(row):
         return {}, "a string holds a lone surrogate (\\ud800-\\udfff escape): not valid Unicode"
     return row, ""
