@@ -99,6 +99,25 @@ def bench_count_balance(matched: list[pa.Array], n_entries: int) -> dict:
     return {"count_texts_per_s": round(rows / count_s), "balance_texts_per_s": round(rows / balance_s)}
 
 
+def bench_long_texts(matcher, texts: pa.Array) -> dict:
+    """One huge match-heavy text (real sentences joined until 2 MB and 10 MB): the time must
+    grow about linearly with the length."""
+    pieces = [t for t in texts.to_pylist()[:200_000] if t]
+    out = {}
+    for mb in (2, 10):
+        chosen, size = [], 0
+        for text in pieces * (1 + (mb << 20) // max(1, sum(map(len, pieces)))):
+            chosen.append(text)
+            size += len(text) + 1
+            if size >= mb << 20:
+                break
+        big = pa.array([" ".join(chosen)], pa.large_string())
+        result, seconds = timed(matcher.match_arrow, big)
+        out[f"{mb}mb"] = {"seconds": round(seconds, 3), "distinct_matches": len(result[0])}
+    out["ratio_10_to_2"] = round(out["10mb"]["seconds"] / max(out["2mb"]["seconds"], 1e-9), 2)
+    return out
+
+
 def _plain_match(args):
     from curation.shards import Shard, run_shard
     from curation.stages import MatchStage
@@ -198,6 +217,9 @@ def main(argv=None) -> int:
     results["matcher_index"] = {**bench_load(REPO / ".bench" / "index.idx"),
                                 "first_worker_peak_rss_mb": first["worker_peak_rss_mb"]}
     results["count_balance_one_core"] = bench_count_balance(matched, len(entries))
+    from curation.matching import Matcher
+
+    results["long_texts_one_core"] = bench_long_texts(Matcher.load(str(REPO / ".bench" / "index.idx")), texts)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(json.dumps(results, indent=2) + "\n")
     return 0
