@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from curation.errors import InputError
+from curation.fetch import DEFAULT_USER_AGENT
 from curation.storage import StorageOptions
 from curation.variants import DEFAULT_VARIANT, VARIANTS
 
@@ -128,10 +129,29 @@ class ExportConfig:
     online: bool = opt(False, "export every matched pair + probabilities.npy for online balancing")
     resize: int | None = opt(None, "resize so that one side is this many pixels")
     resize_mode: str = opt("longest", "which side --resize sets", choices=["longest", "shortest"])
-    timeout: float = opt(10.0, "seconds per fetch")
-    retries: int = opt(1, "extra tries of a failed http(s) fetch")
-    max_bytes: int = opt(20 * 2**20, "largest image accepted, in bytes")
+    timeout: float = opt(10.0, "hard deadline of one request in seconds: DNS, connect, headers and body")
+    retries: int = opt(1, "extra tries of a failed http(s) fetch (429/503 wait for Retry-After)")
+    max_bytes: int = opt(20 * 2**20, "largest image accepted, in bytes (enforced while reading)")
+    max_pixels: int = opt(40_000_000, "largest image accepted, in pixels (checked before decoding)")
     threads: int = opt(16, "concurrent fetches per task")
+    user_agent: str = opt(DEFAULT_USER_AGENT, "User-Agent of every request; add your contact URL, e.g. "
+                          "'metaclip-curation/0.1 (+https://example.org/crawler)'")
+    per_host_connections: int = opt(2, "requests in flight to one host at once")
+    per_host_rate: float = opt(0.0, "request starts per second to one host (0: no limit; a robots.txt "
+                                    "Crawl-delay slows it further)")
+    robots: bool = opt(True, "honour each host's robots.txt (RFC 9309, our token metaclip-curation)")
+    disallowed_header_directives: str = opt("noai,noimageai,noindex,noimageindex",
+                                            "X-Robots-Tag directives that opt an image out (comma-separated)")
+    allow_local_files: bool = opt(False, "read urls that are local paths or file:// (pools of local images)")
+    allow_private_addresses: bool = opt(False, "fetch from loopback, private and link-local addresses")
+    max_redirects: int = opt(5, "redirects followed per request")
+    max_retry_after: float = opt(60.0, "longest Retry-After waited for, in seconds")
+    breaker_failures: int = opt(5, "failures in a row after which a host's remaining samples are skipped")
+    tar_deadline: float | None = opt(None, "seconds one tar may take; samples not fetched by then are "
+                                           "recorded as 'deadline'")
+    retry_failed: bool = opt(False, "re-fetch only the samples whose failure is retryable; rewrite only their tars")
+    blur_faces: bool = opt(False, "blur faces (OpenCV's bundled cascade) and record their boxes")
+    image_filter: str | None = opt(None, "module:function(image, row) -> reason to drop, or None to keep")
     text_column: str = opt("text", "column holding the alt-text")
     keep_list: str | None = opt(None, "keep list from `curate dedup`: skip the samples it removes", path=True)
 
@@ -142,16 +162,35 @@ class ExportConfig:
         finite_positive(self.timeout, "timeout")
         at_least(self.retries, 0, "retries")
         at_least(self.max_bytes, 1, "max_bytes")
+        at_least(self.max_pixels, 1, "max_pixels")
         at_least(self.threads, 1, "threads")
+        at_least(self.per_host_connections, 1, "per_host_connections")
+        require(self.per_host_rate >= 0 and math.isfinite(self.per_host_rate), "per_host_rate", self.per_host_rate,
+                "must be a finite number >= 0")
+        at_least(self.max_redirects, 0, "max_redirects")
+        require(self.max_retry_after >= 0, "max_retry_after", self.max_retry_after, "must be >= 0")
+        at_least(self.breaker_failures, 1, "breaker_failures")
+        if self.tar_deadline is not None:
+            finite_positive(self.tar_deadline, "tar_deadline")
 
-    def options(self):
+    def options(self, storage=None):
         from curation.export import ExportOptions
-        from curation.images import FetchOptions, ResizeOptions
+        from curation.fetch import FetchOptions
+        from curation.images import ResizeOptions
 
+        fetch = FetchOptions(
+            timeout_s=self.timeout, retries=self.retries, max_bytes=self.max_bytes, threads=self.threads,
+            user_agent=self.user_agent, per_host_connections=self.per_host_connections,
+            per_host_rps=self.per_host_rate, robots=self.robots,
+            disallowed_header_directives=tuple(d.strip() for d in self.disallowed_header_directives.split(",")),
+            allow_local_files=self.allow_local_files, allow_private_addresses=self.allow_private_addresses,
+            max_redirects=self.max_redirects, max_retry_after_s=self.max_retry_after,
+            breaker_failures=self.breaker_failures, tar_deadline_s=self.tar_deadline, storage=storage)
         return ExportOptions(samples_per_tar=self.samples_per_tar, shuffle_seed=self.shuffle_seed,
-                             text_column=self.text_column,
-                             fetch=FetchOptions(self.timeout, self.retries, self.max_bytes, self.threads),
-                             resize=ResizeOptions(self.resize, self.resize_mode))
+                             text_column=self.text_column, fetch=fetch,
+                             resize=ResizeOptions(self.resize, self.resize_mode),
+                             max_pixels=self.max_pixels, blur_faces=self.blur_faces, image_filter=self.image_filter,
+                             retry_failed=self.retry_failed)
 
 
 @dataclass(kw_only=True)

@@ -2,8 +2,10 @@
 
 Tar ``i`` holds samples ``[i * N, (i + 1) * N)`` of a global order: the shards' rows in
 order, or (``shuffle_seed``) sorted by the hash coin ``coin(seed, key)``. Each tar comes
-with ``NNNNN.parquet`` listing every sample it was given (key, status, error), failures
-included, and a done marker; ``sizes.json`` counts the samples in each tar (open_clip reads it).
+with ``NNNNN.parquet`` listing every sample it was given (key, status, error, whether a
+retry could change it), failures included, and a done marker; ``sizes.json`` counts the
+samples in each tar (open_clip reads it). Samples stream into the tar as their fetches
+finish, in order, with a bounded number of images in memory.
 """
 
 import hashlib
@@ -18,16 +20,17 @@ import pyarrow as pa
 from curation import layout
 from curation.balancing import segment_probabilities
 from curation.errors import InputError
+from curation.fetch import Fetched, Fetcher, FetchOptions
 from curation.hashing import coins
-from curation.images import FetchOptions, ResizeOptions, fetch_all, prepare
-from curation.io import exists, join, npy_bytes, parquet_rows, read_json, read_parquet, write_json_atomic
+from curation.images import DEFAULT_MAX_PIXELS, ResizeOptions, prepare
+from curation.io import exists, join, npy_bytes, parquet_rows, read_bytes, read_json, read_parquet, write_json_atomic
 from curation.shards import MANIFEST, Shard, ShardOutput, ShardStage
 from curation.wds import TarWriter, UniqueKeys
 
 SIZES = "sizes.json"
 STATUS_SCHEMA = pa.schema([("key", pa.string()), ("source_key", pa.string()), ("status", pa.string()),
                            ("error_message", pa.string()), ("url", pa.string()), ("width", pa.int32()),
-                           ("height", pa.int32())])
+                           ("height", pa.int32()), ("retryable", pa.bool_())])
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,22 @@ class ExportOptions:
     text_column: str = "text"
     fetch: FetchOptions = field(default_factory=FetchOptions)
     resize: ResizeOptions = field(default_factory=ResizeOptions)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    blur_faces: bool = False
+    image_filter: str | None = None  # "module:function", see ``curation.images.user_hook``
+    retry_failed: bool = False
+
+    def hooks(self) -> list:
+        from curation.images import user_hook
+
+        hooks = []
+        if self.blur_faces:
+            from curation.faces import blur_faces
+
+            hooks.append(blur_faces)
+        if self.image_filter:
+            hooks.append(user_hook(self.image_filter))
+        return hooks
 
 
 def shard_rows(url: str) -> int:
@@ -96,23 +115,99 @@ class ExportStage(ShardStage):
 
     def process(self, shard: Shard) -> ShardOutput:
         rows = read_rows(shard.source).to_pylist()
-        images = _images(rows, self.opts.fetch, self.removed)
+        previous = _previous_attempt(self.out_dir, shard.name) if self.opts.retry_failed else None
+        fetcher = Fetcher(self.opts.fetch)
+        hooks = self.opts.hooks()
         status, written = [], 0
         unique = UniqueKeys()
         # Tars can be large: spooled to a local temporary file past 64 MiB, then written atomically.
         tar_file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
         tar = TarWriter(tar_file)
-        for row, fetched in zip(rows, images):
-            record = _write_sample(tar, row, fetched, unique, self.entries, self.opts)
-            written += record["status"] == "success"
-            status.append(record)
+        try:
+            sources = [_source(i, row, self.removed, previous) for i, row in enumerate(rows)]
+            for row, fetched in zip(rows, fetcher.fetch_ordered(sources)):
+                if isinstance(fetched, _Reused):
+                    record = fetched.copy_into(tar, unique)
+                else:
+                    record = _write_sample(tar, row, fetched, unique, self.entries, self.opts, hooks)
+                written += record["status"] == "success"
+                status.append(record)
+        finally:
+            fetcher.close()
         tar.close()
         tar_file.seek(0)
         files = {join(self.out_dir, f"{shard.name}.tar"): tar_file,
                  join(self.out_dir, f"{shard.name}.parquet"): pa.Table.from_pylist(status, schema=STATUS_SCHEMA)}
+        counts = Counter(r["status"] for r in status)
         stats = {"tar": f"{shard.name}.tar", "samples": written, "given": len(rows),
-                 "failed": {s: n for s, n in Counter(r["status"] for r in status).items() if s != "success"}}
+                 "failed": {s: n for s, n in counts.items() if s != "success"},
+                 "retryable": sum(1 for r in status if r["retryable"])}
         return ShardOutput(files, stats)
+
+
+class _Reused:
+    """A sample kept from the previous attempt at a tar (``--retry-failed``): its members
+    and status record as they were."""
+
+    def __init__(self, record: dict, members: list[tuple[str, bytes]]):
+        self.record, self.members = record, members
+
+    def copy_into(self, tar: TarWriter, unique: UniqueKeys) -> dict:
+        unique(self.record["source_key"])  # keeps the later keys as they were
+        for name, data in self.members:
+            tar.add(name, data)
+        return self.record
+
+
+def _source(i: int, row: dict, removed: frozenset, previous: dict | None):
+    """What to hand the fetcher for row ``i``: its url, or an outcome already known."""
+    if previous is not None and i in previous:
+        return previous[i]
+    if str(row["key"]) in removed:
+        return Fetched(None, "removed_by_keep_list", "")
+    if "image" in row:
+        return Fetched(row["image"], "ok") if row.get("image") else Fetched(None, "no_image", "empty image column")
+    return row.get("url") or ""
+
+
+def _previous_attempt(out_dir: str, name: str) -> dict | None:
+    """Row index -> ``_Reused`` for every sample of an earlier attempt at this tar that a
+    retry would not change (successes, and failures that are not retryable)."""
+    import io
+    import tarfile
+
+    status_url, tar_url = join(out_dir, f"{name}.parquet"), join(out_dir, f"{name}.tar")
+    if not (exists(status_url) and exists(tar_url)):
+        return None
+    records = read_parquet(status_url).to_pylist()
+    members: dict = {}
+    with tarfile.open(fileobj=io.BytesIO(read_bytes(tar_url))) as tar:
+        for member in tar.getmembers():
+            members.setdefault(member.name.split(".", 1)[0], []).append((member.name, tar.extractfile(member).read()))
+    kept = {}
+    for i, record in enumerate(records):
+        if "retryable" not in record or record["retryable"] is None:
+            record["retryable"] = Fetched(None, record["status"], record["error_message"] or "").retryable
+        if not record["retryable"]:
+            kept[i] = _Reused(record, members.get(record["key"], []) if record["status"] == "success" else [])
+    return kept
+
+
+def retry_candidates(out_dir: str, names: list[str]) -> list[str]:
+    """The tars of an export whose status lists a sample a retry could change."""
+    found = []
+    for name in names:
+        url = join(out_dir, f"{name}.parquet")
+        if not exists(url):
+            continue
+        table = read_parquet(url)
+        if "retryable" in table.column_names:
+            retry = any(table["retryable"].to_pylist())
+        else:
+            retry = any(Fetched(None, r["status"], r["error_message"] or "").retryable for r in table.to_pylist())
+        if retry:
+            found.append(name)
+    return found
 
 
 def plan_params(plan: dict) -> dict:
@@ -176,40 +271,51 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
         write_probabilities(out, run_probabilities(run))
         write_json_atomic(join(out, layout.DATACARD), read_json(join(run, layout.DATACARD)))
     failed = dict(sum((Counter(s["failed"]) for s in stats), Counter()))
-    summary = {"tars": len(sizes), "samples": sum(sizes.values()), "given": sum(s["given"] for s in stats),
-               "failed": failed, "seconds": round(seconds, 2)}
+    given, written = sum(s["given"] for s in stats), sum(sizes.values())
+    summary = {"tars": len(sizes), "samples": written, "given": given, "failed": failed,
+               "retryable": sum(s.get("retryable", 0) for s in stats), "funnel": funnel(failed, given, written),
+               "seconds": round(seconds, 2)}
     write_json_atomic(join(out, "export_stats.json"), summary)
+    if run is not None and exists(join(run, layout.DATACARD)):
+        # The run's data card shows the funnel of its exports (and the report with it).
+        card = read_json(join(run, layout.DATACARD))
+        card.setdefault("exports", {})[out] = {"online": online, "funnel": summary["funnel"]}
+        write_json_atomic(join(run, layout.DATACARD), card)
     return summary
 
 
-def _images(rows: list[dict], opts: FetchOptions, removed: frozenset):
-    from curation.images import Fetched
-
-    skip = Fetched(None, "removed_by_keep_list", "")
-    if rows and "image" in rows[0]:
-        return [skip if str(r["key"]) in removed else Fetched(r["image"], "ok") if r.get("image")
-                else Fetched(None, "no_image", "empty image column") for r in rows]
-    wanted = [i for i, r in enumerate(rows) if str(r["key"]) not in removed]
-    fetched = dict(zip(wanted, fetch_all([rows[i].get("url") or "" for i in wanted], opts)))
-    return [fetched.get(i, skip) for i in range(len(rows))]
-
-
-def _write_sample(tar: TarWriter, row: dict, fetched, unique: UniqueKeys, entries: list[str],
-                  opts: ExportOptions) -> dict:
+def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKeys, entries: list[str],
+                  opts: ExportOptions, hooks: list) -> dict:
     key = unique(str(row["key"]))
     record = {"key": key, "source_key": str(row["key"]), "url": row.get("url"), "width": None, "height": None}
     if fetched.status != "ok":
-        return {**record, "status": fetched.status, "error_message": fetched.error}
-    image = prepare(fetched.data, opts.resize)
+        return {**record, "status": fetched.status, "error_message": fetched.error, "retryable": fetched.retryable}
+    image = prepare(fetched.data, opts.resize, opts.max_pixels, hooks, row)
     if image.status != "ok":
-        return {**record, "status": image.status, "error_message": image.error}
+        return {**record, "status": image.status, "error_message": image.error, "width": image.width,
+                "height": image.height, "retryable": False}
     ids = list(row.get("entry_ids") or [])
     meta = {"key": str(row["key"]), "url": row.get("url"), "lang": row.get("lang"), "entry_ids": ids,
-            "entries": [entries[i] for i in ids] if entries else [], "width": image.width, "height": image.height}
+            "entries": [entries[i] for i in ids] if entries else [], "width": image.width, "height": image.height,
+            **image.info}
     tar.add(f"{key}.{image.ext}", image.data)
     tar.add(f"{key}.txt", (row.get(opts.text_column) or "").encode("utf-8"))
     tar.add(f"{key}.json", json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
-    return {**record, "status": "success", "error_message": "", "width": image.width, "height": image.height}
+    return {**record, "status": "success", "error_message": "", "width": image.width, "height": image.height,
+            "retryable": False}
+
+
+FUNNEL_FETCH_FAILURES = ("failed_to_download", "too_large", "refused", "host_unavailable", "deadline", "no_image")
+FUNNEL_FILTERED = ("removed_by_keep_list", "decode_error", "image_too_large", "filtered")
+
+
+def funnel(failed: dict, given: int, written: int) -> dict:
+    """curated (given to export) -> opted out -> fetched -> filtered -> written."""
+    opted_out = failed.get("opted_out", 0)
+    not_fetched = sum(failed.get(s, 0) for s in FUNNEL_FETCH_FAILURES)
+    filtered = sum(failed.get(s, 0) for s in FUNNEL_FILTERED)
+    return {"curated": given, "opted_out": opted_out, "fetch_failed": not_fetched,
+            "fetched": given - opted_out - not_fetched, "filtered": filtered, "written": written}
 
 
 def write_sizes(out: str, stats: list[dict]) -> dict:

@@ -1,28 +1,14 @@
-"""Getting image bytes for export: from a column, a path, ``file://``, ``s3://`` (fsspec) or
-``http(s)://`` (timeouts, retries, a size limit), then checking, and optionally resizing.
-
-Every failure becomes a status and a message for the sample, never an exception for the
-shard.
+"""Checking, resizing and transforming fetched images for export (fetching is
+``curation.fetch``'s): a pixel limit read from the header before any decoding (so a
+decompression bomb is refused, not decoded), optional resizing, and image hooks such as face
+blurring or a user's filter, whose decisions are recorded per sample.
 """
 
 import io
-import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
-from curation.io import get_fs
+from dataclasses import dataclass, field
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    timeout_s: float = 10.0
-    retries: int = 1
-    max_bytes: int = 20 * 2**20
-    threads: int = 16
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -33,88 +19,65 @@ class ResizeOptions:
 
 
 @dataclass
-class Fetched:
-    data: bytes | None
-    status: str  # "ok", "failed_to_download", "too_large"
-    error: str = ""
-
-
-class TooLarge(Exception):
-    pass
-
-
-def fetch_one(url: str, opts: FetchOptions) -> Fetched:
-    """Fetch one URL; http(s) errors are retried ``opts.retries`` times."""
-    if not url:
-        return Fetched(None, "failed_to_download", "no url")
-    attempts = opts.retries + 1 if url.startswith(("http://", "https://")) else 1
-    error = ""
-    for attempt in range(attempts):
-        try:
-            data = _http_get(url, opts) if url.startswith(("http://", "https://")) else _fs_get(url, opts)
-            return Fetched(data, "ok")
-        except TooLarge as exc:
-            return Fetched(None, "too_large", str(exc))
-        except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code} {exc.reason}"
-            if exc.code < 500:
-                break
-        except (OSError, ValueError) as exc:  # timeouts, refused connections, missing files
-            error = f"{type(exc).__name__}: {exc}"
-        if attempt + 1 < attempts:
-            time.sleep(0.1 * (attempt + 1))
-    return Fetched(None, "failed_to_download", error)
-
-
-def _http_get(url: str, opts: FetchOptions) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "metaclip-curation/0.1"})
-    with urllib.request.urlopen(request, timeout=opts.timeout_s) as response:
-        data = response.read(opts.max_bytes + 1)
-    if len(data) > opts.max_bytes:
-        raise TooLarge(f"more than {opts.max_bytes} bytes")
-    return data
-
-
-def _fs_get(url: str, opts: FetchOptions) -> bytes:
-    fs, path = get_fs(url)
-    if fs.size(path) > opts.max_bytes:
-        raise TooLarge(f"more than {opts.max_bytes} bytes")
-    with fs.open(path, "rb") as f:
-        return f.read()
-
-
-def fetch_all(urls: list[str], opts: FetchOptions) -> list[Fetched]:
-    """Fetch concurrently, results in the order of ``urls``."""
-    with ThreadPoolExecutor(max_workers=max(1, opts.threads)) as pool:
-        return list(pool.map(lambda u: fetch_one(u, opts), urls))
-
-
-@dataclass
 class Prepared:
     data: bytes | None
     ext: str
     width: int | None
     height: int | None
-    status: str
+    status: str  # ok, decode_error, image_too_large, filtered
     error: str = ""
+    info: dict = field(default_factory=dict)  # what hooks recorded (e.g. face_bboxes)
 
 
-def prepare(data: bytes, opts: ResizeOptions) -> Prepared:
-    """Decode (so a broken image is caught here), optionally resize and re-encode as JPEG."""
+def prepare(data: bytes, opts: ResizeOptions, max_pixels: int = DEFAULT_MAX_PIXELS, hooks=(),
+            row: dict | None = None) -> Prepared:
+    """Decode (so a broken image is caught here), refuse more than ``max_pixels``, resize,
+    then run each hook ``hook(image, row) -> (image, info, drop_reason)``. The source bytes
+    are kept when nothing changed the image; else it is encoded as JPEG (resized, or a JPEG
+    source) or PNG."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > max_pixels:
+                return Prepared(None, "", img.width, img.height, "image_too_large",
+                                f"{img.width} x {img.height} pixels > {max_pixels}")
             img.load()
             fmt = img.format
-            if opts.size is None:
-                return Prepared(data, FORMATS.get(fmt, (fmt or "img").lower()), img.width, img.height, "ok")
-            resized = _resize(img, opts)
+            out = _resize(img, opts) if opts.size is not None else img
+            info: dict = {}
+            for hook in hooks:
+                out, extra, reason = hook(out, row)
+                info.update(extra or {})
+                if reason:
+                    return Prepared(None, "", img.width, img.height, "filtered", str(reason), info)
+            if out is img:
+                return Prepared(data, FORMATS.get(fmt, (fmt or "img").lower()), img.width, img.height, "ok",
+                                info=info)
+            as_jpeg = opts.size is not None or fmt == "JPEG"
             buf = io.BytesIO()
-            resized.convert("RGB").save(buf, format="JPEG", quality=opts.quality)
-            return Prepared(buf.getvalue(), "jpg", resized.width, resized.height, "ok")
+            if as_jpeg:
+                out.convert("RGB").save(buf, format="JPEG", quality=opts.quality)
+            else:
+                out.save(buf, format="PNG")
+            return Prepared(buf.getvalue(), "jpg" if as_jpeg else "png", out.width, out.height, "ok", info=info)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         return Prepared(None, "", None, None, "decode_error", f"{type(exc).__name__}: {exc}")
+
+
+def user_hook(spec: str):
+    """The image filter named ``module:function``: ``function(image, row)`` returns None to
+    keep the sample, or a reason (string) to drop it; wrapped as an image hook."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    function = getattr(importlib.import_module(module), name)
+
+    def hook(image, row):
+        reason = function(image, row)
+        return image, {}, reason
+
+    return hook
 
 
 def _resize(img, opts: ResizeOptions):

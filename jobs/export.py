@@ -13,12 +13,13 @@ from curation.export import (
     finish_export,
     plan_params,
     plan_tars,
+    retry_candidates,
     run_entries,
     shard_coins,
     shard_rows,
     shuffled_order,
 )
-from curation.io import check_output_folder, list_files, using_storage
+from curation.io import check_output_folder, list_files, remove, using_storage
 from jobs.spark import map_shards, run_stage, spark_for
 
 log = logging.getLogger("curate")
@@ -33,7 +34,10 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     shards = list_files(source, (".parquet",))
     if not shards:
         raise InputError(f"{source}: no shards to export")
-    opts = cfg.options()
+    opts = cfg.options(storage)
+    if "+http" not in opts.fetch.user_agent and "://" not in opts.fetch.user_agent:
+        log.warning("export: the User-Agent names no contact URL; give one with --user-agent "
+                    "(hosts use it to reach whoever runs the crawl)")
     removed = removed_keys(cfg.keep_list) if cfg.keep_list else frozenset()
     rows = map_shards(spark, shard_rows, shards, "export: count rows", storage)
     plan = {"source": source, "shards": [s.rsplit("/", 1)[-1] for s in shards], "rows": rows,
@@ -45,12 +49,26 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
                                           "export: shuffle keys", storage))
     tars = plan_tars(shards, rows, opts.samples_per_tar, order)
     stage = ExportStage(cfg.out, plan_params(plan), run_entries(run), opts, removed)
+    if cfg.retry_failed:
+        _reopen_failed(stage)
     stage.claim({**plan, "shards": len(tars), "input_shards": plan["shards"]})
     result = run_stage(spark, stage, tars, storage)
     summary = finish_export(cfg.out, result.stats, run, cfg.online, result.seconds)
     log.info("export: %d tars, %d samples written of %d, failures %s", summary["tars"], summary["samples"],
              summary["given"], summary["failed"] or "none")
     return summary
+
+
+def _reopen_failed(stage: ExportStage) -> None:
+    """``--retry-failed``: the tars with retryable failures lose their done markers, so this
+    run redoes them (reusing every sample a retry would not change); the others are skipped."""
+    names = stage.done_names()
+    if not names:
+        raise InputError(f"--retry-failed: {stage.out_dir} holds no finished export to retry")
+    reopen = retry_candidates(stage.out_dir, names)
+    for name in reopen:
+        remove(stage.done_url(name))
+    log.info("export --retry-failed: %d of %d tars have retryable failures", len(reopen), len(names))
 
 
 def export_command(cfg: dict) -> int:

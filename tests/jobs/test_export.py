@@ -83,7 +83,8 @@ def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root)
         {"key": "html", "url": f"{http_root}/notimage.png", "text": "a fake dog"},
     ]
     run = curate(tmp_path, rows, ["dog", "red"])
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=0.5, retries=1)
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=0.5, retries=1,
+                       allow_local_files=True, allow_private_addresses=True)
     summary = run_export(spark, cfg)
     out = tmp_path / "tars"
     assert sorted(p.name for p in out.glob("*.tar")) == ["00000.tar", "00001.tar", "00002.tar"]
@@ -110,9 +111,9 @@ def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root)
 def test_rerun_skips_finished_tars_and_gives_identical_output(spark, tmp_path, http_root):
     rows = [{"key": f"k{i}", "url": f"{http_root}/{i % 3}.png", "text": f"dog number {i}"} for i in range(7)]
     run = curate(tmp_path, rows, ["dog"])
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3)
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, allow_private_addresses=True)
     assert cli.main(["export", "--curated", str(run / "curated"), "--out", str(tmp_path / "tars"),
-                     "--samples-per-tar", "3"]) == 0
+                     "--samples-per-tar", "3", "--allow-private-addresses"]) == 0
     first = {p.name: p.read_bytes() for p in (tmp_path / "tars").glob("*.tar")}
     mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tars").glob("*.tar")}
     (tmp_path / "tars" / "_done" / "00001.json").unlink()
