@@ -213,12 +213,23 @@ def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
             return {}, f"{name!r} is {type(value).__name__}, not a string"
     if not row.get("key") and not row.get("url"):
         return {}, "no key and no url"
+    empty = next((k for k, v in row.items() if _has_empty_object(v)), None)
+    if empty is not None:
+        return {}, f"field {empty!r} holds an empty JSON object, which Parquet cannot store"
     big = next((k for k, v in row.items() if isinstance(v, int) and not -2**63 <= v < 2**63), None)
     if big is not None:
         return {}, f"field {big!r} holds an integer beyond 64 bits"
     if _SURROGATE.search(line) and not _encodable(row):
         return {}, "a string holds a lone surrogate (\\ud800-\\udfff escape): not valid Unicode"
     return row, ""
+
+
+def _has_empty_object(value) -> bool:
+    if isinstance(value, dict):
+        return not value or any(_has_empty_object(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_empty_object(v) for v in value)
+    return False
 
 
 def _encodable(row: dict) -> bool:

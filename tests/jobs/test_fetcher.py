@@ -262,6 +262,9 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_
                                  "written": 3}
     card = json.loads((run / "datacard.json").read_text())
     assert card["exports"][str(out)]["funnel"]["written"] == 3
+    assert cli.main(["report", "--out", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "Export funnel" in page and f"<td>{out}</td><td>8</td><td>3</td><td>2</td><td>3</td><td>0</td>" in page
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*.tar")}
     FLAKY["fail"] = False
     flaky_hits, y_hits = a.hits.get("/flaky.png", 0), a.hits.get("/public/y.png", 0)

@@ -45,6 +45,7 @@ def test_registered_filter_runs_resumes_and_is_accounted_for(spark, tmp_path, wi
     counts = pq.read_table(out / "entry_counts.parquet")["count"].to_pylist()
     assert sum(counts) == sum(len(r["entry_ids"]) for r in kept)  # counted after the filter
     assert card["length"]["min_chars"] == 10  # the stage's config is in the lineage
+    assert "Filter stages" in (out / "report.html").read_text()
     capsys.readouterr()
 
     # Resume: only the shard whose done marker is gone is redone; the output is the same.
