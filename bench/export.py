@@ -6,8 +6,8 @@ Real images: the PNG files of Debian's ``openclipart-png`` (clip art with descri
 names, used as captions), served by ``--hosts`` plain ``http.server`` processes on 127.0.0.2,
 127.0.0.3, ... (pinned to the last core). Each client runs pinned to the first core, on the
 same url list, with the same settings: ``--threads`` fetch threads, a 10 s timeout, no retries,
-images kept as fetched (no resize, no re-encode), the same opt-out header directives, one
-process. Ours additionally checks robots.txt (fetched once per host) and the private-address
+images kept as fetched (no resize, no re-encode), the same opt-out header directives, the
+same 40 Mpixel limit, one process. Ours additionally checks robots.txt (fetched once per host) and the private-address
 rule (``--allow-private-addresses`` here, as the fleet is on loopback); img2dataset has no
 per-host connection limit, so ours gets ``--per-host-connections`` = ``--threads``.
 img2dataset runs from its own virtualenv (``I2D_PYTHON``, made by ``make bench``).
@@ -26,6 +26,7 @@ from urllib.parse import quote
 CLIPART = Path("/usr/share/openclipart/png")
 REPO = Path(__file__).resolve().parent.parent
 DIRECTIVES = ["noai", "noimageai", "noindex", "noimageindex"]
+MAX_PIXELS = 40_000_000  # our default --max-pixels; img2dataset's --max_image_area set to match
 
 
 def start_fleet(hosts: int) -> tuple[list, list[str]]:
@@ -53,6 +54,7 @@ def url_table(bases: list[str], n: int, folder: Path) -> Path:
         raise SystemExit(f"only {len(files)} images under {CLIPART}")
     rows = [{"key": f"s{i:06d}", "url": f"{bases[i % len(bases)]}/{quote(str(f.relative_to(CLIPART)))}",
              "text": f.stem.replace("_", " "), "entry_ids": []} for i, f in enumerate(files)]
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "urls.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
@@ -83,6 +85,20 @@ def timed_client(cmd: list[str], core: int, env: dict | None = None) -> tuple[fl
     return time.perf_counter() - start, done.stdout
 
 
+def _ours_command(table: Path, out: Path, threads: int, n: int, i2d: str) -> list[str]:
+    return [sys.executable, "-m", "bench.export", "--threads", str(threads), "--ours", str(table), str(out)]
+
+
+def _their_command(table: Path, out: Path, threads: int, n: int, i2d: str) -> list[str]:
+    return [i2d, "-c", "from img2dataset.main import main; main()", "--url_list", str(table),
+            "--input_format", "parquet", "--url_col", "url", "--caption_col", "text", "--output_format", "webdataset",
+            "--output_folder", str(out), "--processes_count", "1", "--thread_count", str(threads),
+            "--resize_mode", "no", "--skip_reencode", "True", "--timeout", "10", "--retries", "0",
+            "--number_sample_per_shard", str(n), "--compute_hash", "None", "--extract_exif", "False",
+            "--max_image_area", str(MAX_PIXELS),
+            "--enable_wandb", "False", "--disallowed_header_directives", json.dumps(DIRECTIVES)]
+
+
 def count_written(folder: Path) -> int:
     import tarfile
 
@@ -109,33 +125,28 @@ def main(argv=None) -> int:
     i2d = os.environ.get("I2D_PYTHON") or str(REPO / ".bench" / "i2d-venv" / "bin" / "python")
     core = sorted(os.sched_getaffinity(0))[0]
     procs, bases = start_fleet(args.hosts)
+    sizes = (args.images // 4, args.images)
+    result: dict = {"images": args.images, "hosts": args.hosts, "threads": args.threads}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            table = url_table(bases, args.images, tmp)
-            ours_s, _ = timed_client([sys.executable, "-m", "bench.export", "--threads", str(args.threads),
-                                      "--ours", str(table), str(tmp / "ours")], core)
-            ours_n = count_written(tmp / "ours")
-            theirs_s, _ = timed_client([i2d, "-c", "from img2dataset.main import main; main()",
-                                        "--url_list", str(table), "--input_format", "parquet", "--url_col", "url",
-                                        "--caption_col", "text", "--output_format", "webdataset",
-                                        "--output_folder", str(tmp / "theirs"), "--processes_count", "1",
-                                        "--thread_count", str(args.threads), "--resize_mode", "no",
-                                        "--skip_reencode", "True", "--timeout", "10", "--retries", "0",
-                                        "--number_sample_per_shard", str(args.images), "--compute_hash", "None",
-                                        "--extract_exif", "False", "--enable_wandb", "False",
-                                        "--disallowed_header_directives", json.dumps(DIRECTIVES)], core,
-                                       env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
-            theirs_n = count_written(tmp / "theirs")
+            for name, command in (("ours", _ours_command), ("img2dataset", _their_command)):
+                runs = []
+                for n in sizes:
+                    table = url_table(bases, n, tmp / f"{name}-{n}")
+                    seconds, _ = timed_client(command(table, tmp / f"{name}-{n}" / "out", args.threads, n, i2d),
+                                              core, env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+                    runs.append((n, seconds, count_written(tmp / f"{name}-{n}" / "out")))
+                (n1, s1, _), (n2, s2, written) = runs
+                # Marginal rate between the two sizes: process start-up and imports cancel out.
+                result[name] = {"written": written, "seconds": round(s2, 2),
+                                "images_per_s_per_core": round((n2 - n1) / max(s2 - s1, 1e-9), 1),
+                                "wall_images_per_s": round(written / s2, 1)}
     finally:
         for proc in procs:
             proc.terminate()
-    result = {"images": args.images, "hosts": args.hosts, "threads": args.threads,
-              "ours": {"written": ours_n, "seconds": round(ours_s, 2),
-                       "images_per_s_per_core": round(ours_n / ours_s, 1)},
-              "img2dataset": {"written": theirs_n, "seconds": round(theirs_s, 2),
-                              "images_per_s_per_core": round(theirs_n / theirs_s, 1)},
-              "ratio": round((ours_n / ours_s) / max(theirs_n / theirs_s, 1e-9), 2)}
+    result["ratio"] = round(result["ours"]["images_per_s_per_core"]
+                            / max(result["img2dataset"]["images_per_s_per_core"], 1e-9), 2)
     text = json.dumps(result, indent=2)
     sys.stdout.write(text + "\n")
     if args.out:

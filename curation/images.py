@@ -61,7 +61,9 @@ def prepare(data: bytes, opts: ResizeOptions, max_pixels: int = DEFAULT_MAX_PIXE
             else:
                 out.save(buf, format="PNG")
             return Prepared(buf.getvalue(), "jpg" if as_jpeg else "png", out.width, out.height, "ok", info=info)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL's own limit, hit while opening the header
+        return Prepared(None, "", None, None, "image_too_large", str(exc))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         return Prepared(None, "", None, None, "decode_error", f"{type(exc).__name__}: {exc}")
 
 
