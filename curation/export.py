@@ -275,12 +275,13 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
     summary = {"tars": len(sizes), "samples": written, "given": given, "failed": failed,
                "retryable": sum(s.get("retryable", 0) for s in stats), "funnel": funnel(failed, given, written),
                "seconds": round(seconds, 2)}
-    write_json_atomic(join(out, "export_stats.json"), summary)
     if run is not None and exists(join(run, layout.DATACARD)):
         # The run's data card shows the funnel of its exports (and the report with it).
         card = read_json(join(run, layout.DATACARD))
+        summary["funnel"] = {"matched": card.get("matched_rows"), **summary["funnel"]}
         card.setdefault("exports", {})[out] = {"online": online, "funnel": summary["funnel"]}
         write_json_atomic(join(run, layout.DATACARD), card)
+    write_json_atomic(join(out, "export_stats.json"), summary)
     return summary
 
 
@@ -310,7 +311,8 @@ FUNNEL_FILTERED = ("removed_by_keep_list", "decode_error", "image_too_large", "f
 
 
 def funnel(failed: dict, given: int, written: int) -> dict:
-    """curated (given to export) -> opted out -> fetched -> filtered -> written."""
+    """curated (given to export) -> opted out -> fetched -> filtered -> written (with a run
+    folder, ``finish_export`` puts the run's matched rows in front)."""
     opted_out = failed.get("opted_out", 0)
     not_fetched = sum(failed.get(s, 0) for s in FUNNEL_FETCH_FAILURES)
     filtered = sum(failed.get(s, 0) for s in FUNNEL_FILTERED)

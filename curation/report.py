@@ -123,10 +123,10 @@ def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict])
                  ", ".join(f"{r} {n:,}" for r, n in f["dropped_reasons"].items())] for f in card["filters"]]
         parts += ["<h2>Filter stages</h2>", _table(["stage", "rows in", "rows dropped", "reasons"], rows)]
     if card.get("exports"):
-        steps = ("curated", "opted_out", "fetch_failed", "fetched", "filtered", "written")
-        rows = [[out, *(e["funnel"][k] for k in steps)] for out, e in card["exports"].items()]
-        parts += ["<h2>Export funnel</h2>", _table(["export", "curated (given)", "opted out", "fetch failed",
-                                                   "fetched", "filtered", "written"], rows)]
+        steps = ("matched", "curated", "opted_out", "fetch_failed", "fetched", "filtered", "written")
+        rows = [[out, *(e["funnel"].get(k, "") for k in steps)] for out, e in card["exports"].items()]
+        parts += ["<h2>Export funnel</h2>", _table(["export", "matched", "curated (given)", "opted out",
+                                                   "fetch failed", "fetched", "filtered", "written"], rows)]
     if samples:
         cells = "".join(f'<figure>{_img(f"sample_{i:02d}.png", s["text"])}<figcaption>{html.escape(s["text"])}'
                         f'<br><small>entries {html.escape(str(s["entry_ids"]))}</small></figcaption></figure>'
