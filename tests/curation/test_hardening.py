@@ -196,7 +196,8 @@ rows = st.lists(st.dictionaries(st.sampled_from(["key", "url", "text", "lang", "
                 max_size=12)
 
 
-@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=rows, broken=st.sampled_from(["", "{not json", "[1, 2]", "\ufeff{}"]))
 def test_hostile_pools_are_accounted_for(tmp_path, rows, broken):
     from curation.shards import run_local

@@ -258,13 +258,14 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_
     assert got["k1"]["error_message"] == "robots" and got["k2"]["error_message"] == "x-robots-tag:noai"
     assert got["k3"]["error_message"] == "tdm-reservation" and got["k4"]["retryable"]
     assert got["k6"]["status"] == "failed_to_download" and not got["k6"]["retryable"]  # a 404 stays a 404
-    assert summary["funnel"] == {"matched": 8, "curated": 8, "opted_out": 3, "fetch_failed": 2, "fetched": 3, "filtered": 0,
-                                 "written": 3}
+    assert summary["funnel"] == {"matched": 8, "curated": 8, "opted_out": 3, "fetch_failed": 2, "fetched": 3,
+                                 "filtered": 0, "written": 3}
     card = json.loads((run / "datacard.json").read_text())
     assert card["exports"][str(out)]["funnel"]["written"] == 3
     assert cli.main(["report", "--out", str(run)]) == 0
     page = (run / "report.html").read_text()
-    assert "Export funnel" in page and f"<td>{out}</td><td>8</td><td>8</td><td>3</td><td>2</td><td>3</td><td>0</td>" in page
+    assert "Export funnel" in page
+    assert f"<td>{out}</td><td>8</td><td>8</td><td>3</td><td>2</td><td>3</td><td>0</td>" in page
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*.tar")}
     FLAKY["fail"] = False
     flaky_hits, y_hits = a.hits.get("/flaky.png", 0), a.hits.get("/public/y.png", 0)
