@@ -75,23 +75,22 @@ def tail_proportion(counts: np.ndarray, t: float) -> float:
 
 
 def t_for_tail_proportion(counts: np.ndarray, proportion: float) -> int:
-    """Smallest integer t >= 1 with ``tail_proportion(counts, t) >= proportion``.
+    """Meta CLIP 2's ``p_to_t``: the t of a language whose tail proportion is nearest the
+    reference language's ``proportion``.
 
-    Used to give each language the threshold whose tail proportion matches the reference
-    language's. Degenerate inputs are guarded: no matches gives t = 1 (never t = 0, which
-    would make ``p`` undefined), and a proportion above what any t reaches gives the
-    smallest t that puts every entry in the tail.
+    Exactly the reference rule: sort the language's counts ascending (zeros included), take
+    each position's cumulative share of the total, pick the first position whose share is
+    nearest ``proportion``, and return the count there. Only the degenerate cases the
+    reference leaves open are guarded: no entries or no matches give t = 1, and a t of 0
+    (``proportion`` 0 with zero counts in the list) becomes 1, since t = 0 leaves ``p``
+    undefined.
     """
-    counts = np.sort(np.asarray(counts, dtype=np.int64)[np.asarray(counts) > 0])
-    if counts.size == 0:
+    counts = np.sort(np.asarray(counts, dtype=np.int64))
+    if counts.size == 0 or counts.sum() == 0:
         return 1
-    before = np.concatenate(([0], np.cumsum(counts)))  # before[k]: sum of the k smallest
-    k = int(np.searchsorted(before, proportion * before[-1], side="left"))
-    if k == 0:
-        return 1
-    k = min(k, counts.size)
-    # t just above the k-th smallest count puts exactly the values <= it in the tail.
-    return int(counts[k - 1]) + 1
+    share = np.cumsum(counts) / counts.sum()
+    t = int(counts[int(np.argmin(np.abs(share - proportion)))])
+    return max(t, 1)
 
 
 def language_thresholds(counts: np.ndarray, segments: dict, t: float, reference: str) -> dict:

@@ -40,22 +40,48 @@ def test_keep_probabilities_on_a_sliced_list_array():
     assert keep_probabilities(arr, p).tolist() == [0.25, 1 - 0.5 * 0.75, 0.0]
 
 
-def test_tail_proportion_and_inverse():
+def reference_p_to_t(counts, p):
+    """Meta CLIP 2's p_to_t as DESIGN.md states it, written out step by step."""
+    ordered = sorted(int(c) for c in counts)
+    total = sum(ordered)
+    running, best, best_gap = 0, None, None
+    for c in ordered:
+        running += c
+        gap = abs(running / total - p)
+        if best_gap is None or gap < best_gap:  # the first position that minimises the gap
+            best, best_gap = c, gap
+    return best
+
+
+def test_tail_proportion_and_p_to_t():
     counts = np.array([1, 1, 5, 10, 100, 0])
     assert tail_proportion(counts, 6) == 7 / 117
     assert tail_proportion(np.array([]), 5) == 0.0
-    for t in (1, 2, 6, 11, 101):
-        prop = tail_proportion(counts, t)
-        t2 = t_for_tail_proportion(counts, prop)
-        assert tail_proportion(counts, t2) == prop and t2 <= t
+    # Shares of the sorted counts 0 1 1 5 10 100: 0, 1/117, 2/117, 7/117, 17/117, 1.
+    assert t_for_tail_proportion(counts, 7 / 117) == 5  # the smallest t reaching it would be 6
+    assert t_for_tail_proportion(counts, 0.12) == 10  # 17/117 = 0.145 is nearer than 7/117 = 0.060
+    assert t_for_tail_proportion(counts, 0.10) == 5
+    assert t_for_tail_proportion(np.array([4, 4, 4, 4]), 0.5) == 4  # ties: the first nearest position
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_p_to_t_equals_the_reference_on_random_counts(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    counts = np.where(rng.random(n) < 0.3, 0, rng.zipf(1.3, n).clip(max=10**6))
+    if counts.sum() == 0:
+        counts[0] = 1
+    for p in [0.0, 1.0, *rng.random(8)]:
+        assert t_for_tail_proportion(counts, p) == max(1, reference_p_to_t(counts, p))
 
 
 def test_t_for_tail_proportion_degenerate_inputs():
     assert t_for_tail_proportion(np.array([]), 0.5) == 1
     assert t_for_tail_proportion(np.zeros(5), 0.5) == 1
-    assert t_for_tail_proportion(np.array([3, 7]), 0.0) == 1
-    assert t_for_tail_proportion(np.array([3, 7]), 1.0) == 8
-    assert t_for_tail_proportion(np.array([3, 7]), 1.0000001) == 8
+    assert t_for_tail_proportion(np.array([3, 7]), 0.0) == 3  # the reference: share 0.3 is nearest 0
+    assert t_for_tail_proportion(np.array([0, 0, 3, 7]), 0.0) == 1  # t = 0 guarded to 1
+    assert t_for_tail_proportion(np.array([3, 7]), 1.0) == 7
+    assert t_for_tail_proportion(np.array([3, 7]), 1.0000001) == 7
 
 
 def test_head_entries_keep_about_t_and_tail_entries_are_whole():

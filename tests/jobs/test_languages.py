@@ -30,8 +30,11 @@ def make_rows(n: int) -> list[dict]:
     return rows
 
 
-def brute_force_t(counts: np.ndarray, proportion: float) -> int:
-    return next(t for t in range(1, int(counts.max()) + 2) if tail_proportion(counts, t) >= proportion)
+def reference_t(counts: np.ndarray, proportion: float) -> int:
+    """Meta CLIP 2's p_to_t (see tests/curation/test_balancing.py), with the t >= 1 guard."""
+    from tests.curation.test_balancing import reference_p_to_t
+
+    return max(1, reference_p_to_t(counts, proportion))
 
 
 def test_mixed_language_pool(spark, tmp_path):
@@ -62,7 +65,7 @@ def test_mixed_language_pool(spark, tmp_path):
     c = counts["count"].to_numpy()
     ref = tail_proportion(c[0:5], 40)
     thresholds = {row["lang"]: row["t"] for row in card["languages"]}
-    assert thresholds == {"en": 40, "ja": brute_force_t(c[5:8], ref), "zh": brute_force_t(c[8:11], ref)}
+    assert thresholds == {"en": 40, "ja": reference_t(c[5:8], ref), "zh": reference_t(c[8:11], ref)}
     assert thresholds["ja"] < 40 and thresholds["zh"] < 40
     routed = {row["lang"]: row["texts"] for row in card["languages"]}
     assert routed == {lang: sum(1 for r in rows if (r["lang"] if r["lang"] in LISTS else "en") == lang)
