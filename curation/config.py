@@ -88,6 +88,8 @@ class MatchConfig:
     text_column: str = opt("text", "column holding the alt-text")
     variant: str = opt(DEFAULT_VARIANT, "matching variant", choices=sorted(VARIANTS))
     default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none")
+    lang_map: str | None = opt(None, "JSON object of lang value -> list name, tried before the built-in routing "
+                                     "(zh-Hans, zho, zh_CN -> zh, ...)", path=True)
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
 
@@ -110,11 +112,15 @@ class BalanceConfig:
     seed: int = opt(0, "seed of the hash coin")
     reference_lang: str = opt("en", "per-language metadata: the language that gets --t; others match its "
                                     "tail proportion")
+    unit: str = opt("image", "image: one alt-text chosen per image, then one decision per image (Meta CLIP 2); "
+                             "text: one decision per row (MetaCLIP 1)", choices=["image", "text"])
+    image_column: str = opt("key", "the column that identifies an image (--unit image)")
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         finite_positive(self.t, "t")
         seed_64(self.seed, "seed")
+        require(self.unit in ("image", "text"), "unit", self.unit, "must be image or text")
 
 
 @dataclass(kw_only=True)

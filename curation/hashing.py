@@ -54,12 +54,17 @@ def coin(seed: int, key: str) -> float:
 
 def coins(keys: pa.Array, seed: int) -> np.ndarray:
     """``coin(seed, key)`` for every key of an Arrow string array (no nulls), as float64."""
+    return (coin_hashes(keys, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def coin_hashes(keys: pa.Array, seed: int) -> np.ndarray:
+    """``H(seed, key)`` for every key of an Arrow string array (no nulls), as uint64."""
     keys = _as_large_string(keys)
     n = len(keys)
     offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64)[keys.offset : keys.offset + n + 1]
     data_buf = keys.buffers()[2]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return _coins_kernel(offsets, data, np.uint64(splitmix64(seed & MASK64)))
+    return _hash_kernel(offsets, data, np.uint64(splitmix64(seed & MASK64)))
 
 
 def _as_large_string(keys) -> pa.LargeStringArray:
@@ -81,13 +86,12 @@ def _splitmix64_nb(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _coins_kernel(offsets, data, seed_mix):
+def _hash_kernel(offsets, data, seed_mix):
     n = offsets.shape[0] - 1
-    out = np.empty(n, dtype=np.float64)
-    scale = 2.0**-53
+    out = np.empty(n, dtype=np.uint64)
     for i in range(n):
         h = np.uint64(FNV_OFFSET)
         for j in range(offsets[i], offsets[i + 1]):
             h = (h ^ np.uint64(data[j])) * np.uint64(FNV_PRIME)
-        out[i] = np.float64(_splitmix64_nb(h ^ seed_mix) >> np.uint64(11)) * scale
+        out[i] = _splitmix64_nb(h ^ seed_mix)
     return out

@@ -24,5 +24,9 @@ def match_params(metadata_sha256: str, variant: str, text_column: str) -> dict:
     return {"metadata_sha256": metadata_sha256, "variant": variant, "text_column": text_column}
 
 
-def balance_params(match: dict, t: float, seed: int) -> dict:
-    return {**match, "t": t, "seed": seed}
+def balance_params(match: dict, t: float, seed: int, unit: str = "text", image_column: str = "key") -> dict:
+    """Parameters of balanced shards: the upstream ones, t, seed, and the unit of decision."""
+    params = {**match, "t": t, "seed": seed, "unit": unit}
+    if unit == "image":
+        params["image_column"] = image_column
+    return params

@@ -57,15 +57,17 @@ def load_or_build(entries: list[str], variant: str, key: str, folder: str | None
     return Matcher.load(path)
 
 
-def metadata_matcher(metadata, variant: str, default_lang: str, folder: str | None = None) -> MetadataMatcher:
+def metadata_matcher(metadata, variant: str, default_lang: str, folder: str | None = None,
+                     lang_map: dict | None = None) -> MetadataMatcher:
     """A ``MetadataMatcher`` whose per-language matchers come from the node's cache."""
     matchers = {lang: load_or_build(metadata.entries[s:e], variant, f"{metadata.sha256[:32]}-{lang or 'all'}", folder)
                 for lang, (s, e) in metadata.segments.items()}
-    return MetadataMatcher(metadata, variant, default_lang, matchers=matchers)
+    return MetadataMatcher(metadata, variant, default_lang, matchers=matchers, lang_map=lang_map)
 
 
 @lru_cache(maxsize=2)
-def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str) -> MetadataMatcher:
+def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: str,
+                   lang_map: tuple = ()) -> MetadataMatcher:
     """The matcher of one Python worker, built (or mapped from the node's cache) once and
     reused by its later tasks; refuses a metadata file that changed since the job started."""
     from curation.errors import LineageError
@@ -74,4 +76,4 @@ def worker_matcher(metadata_url: str, sha256: str, variant: str, default_lang: s
     metadata = load_metadata(metadata_url)
     if metadata.sha256 != sha256:
         raise LineageError(f"{metadata_url} changed while the job ran (sha256 {metadata.sha256} != {sha256})")
-    return metadata_matcher(metadata, variant, default_lang)
+    return metadata_matcher(metadata, variant, default_lang, lang_map=dict(lang_map))

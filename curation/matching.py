@@ -9,6 +9,7 @@ case-sensitive. The result for a text is the sorted list of unique entry ids.
 benchmarks compare against and as the fallback for large sets of unpadded entries.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 
 import ahocorasick
@@ -156,11 +157,16 @@ def _build_automaton(entries: list[str], pad):
 class MetadataMatcher:
     """Match each text against its language's list of a (possibly per-language) metadata.
 
-    Ids are global: a language's local id plus the start of its segment. A text whose
-    ``lang`` has no list (or is null) uses the ``default_lang`` list.
+    Ids are global: a language's local id plus the start of its segment. ``lang`` values
+    are routed to lists by ``curation.langroute`` (``zh-Hans``, ``zho`` and ``zh_CN`` find the
+    ``zh`` list); a text whose ``lang`` reaches no list (or is null) uses the ``default_lang``
+    list.
     """
 
-    def __init__(self, metadata, variant: str = DEFAULT_VARIANT, default_lang: str = "en", matchers=None):
+    def __init__(self, metadata, variant: str = DEFAULT_VARIANT, default_lang: str = "en", matchers=None,
+                 lang_map: dict | None = None):
+        from curation.langroute import LangRouter
+
         self.offsets = {lang: start for lang, (start, _end) in metadata.segments.items()}
         self.matchers = matchers or {lang: Matcher(metadata.entries[start:end], variant)
                                      for lang, (start, end) in metadata.segments.items()}
@@ -170,12 +176,19 @@ class MetadataMatcher:
             raise ValueError(f"default language {default_lang!r} has no list in {metadata.source} "
                              f"(lists: {', '.join(sorted(self.matchers))})")
         self.default_lang = default_lang
+        self.router = LangRouter(self.matchers, lang_map)
 
     def list_keys(self, langs: list | None, n: int) -> list[str]:
         """The list each of ``n`` texts is matched against."""
         if langs is None or len(self.matchers) == 1:
             return [self.default_lang] * n
-        return [lang if lang in self.matchers else self.default_lang for lang in langs]
+        return [self.router.route(lang) or self.default_lang for lang in langs]
+
+    def unrouted(self, langs: list | None) -> dict:
+        """How many texts of each ``lang`` value reached no list (nulls not counted)."""
+        if langs is None or len(self.matchers) == 1:
+            return {}
+        return dict(Counter(str(lang) for lang in langs if lang is not None and self.router.route(lang) is None))
 
     def match_arrow(self, texts: pa.Array, langs: pa.Array | None = None) -> tuple[pa.Array, list[str]]:
         """Global ``list<int32>`` ids per text, and the list key of each text."""

@@ -112,6 +112,9 @@ def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict])
         parts += ["<h2>By language</h2>", _table(["lang", "t", "texts", "matched texts", "entries matched",
                                                   "tail proportion", "matches", "curated matches"], rows),
                   _img("languages.png", "matches by language")]
+        if card.get("unrouted_langs"):
+            parts += ["<h3>Languages without a list (matched against the default list)</h3>",
+                      _table(["lang value", "texts"], [[k, v] for k, v in card["unrouted_langs"].items()])]
     if card.get("sources"):
         rows = [[r["source"], r["entries"], r["entries_matched"], r["matches"], r["curated_matches"]]
                 for r in card["sources"]]

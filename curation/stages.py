@@ -78,10 +78,11 @@ class MatchStage(RowStage):
         from curation.matcher_cache import worker_matcher
 
         p = self.params
-        matcher = worker_matcher(self.metadata_url, p["metadata_sha256"], p["variant"], p.get("default_lang", ""))
+        matcher = worker_matcher(self.metadata_url, p["metadata_sha256"], p["variant"], p.get("default_lang", ""),
+                                 tuple(sorted((p.get("lang_map") or {}).items())))
         text_column = p["text_column"]
         pool = read_pool_shard(shard.source, text_column)
-        langs = pool.table["lang"].combine_chunks() if "lang" in pool.table.column_names else None
+        langs = pool.table["lang"].combine_chunks().cast(pa.string()) if "lang" in pool.table.column_names else None
         entry_ids, list_keys = matcher.match_arrow(pool.table[text_column].combine_chunks(), langs)
         has_match = pc.greater(pc.list_value_length(entry_ids), 0)
         matched = pool.table.append_column("entry_ids", entry_ids).filter(has_match)
@@ -99,6 +100,7 @@ class MatchStage(RowStage):
             "matches_per_text": matches_histogram(entry_ids),
             "rows_per_list": dict(Counter(list_keys)),
             "matched_per_list": dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n)),
+            "unrouted_langs": matcher.unrouted(None if langs is None else langs.to_pylist()),
         }
         return ShardOutput(files, stats, counts)
 
@@ -151,7 +153,9 @@ class FilterStage(ChainedStage):
 
 
 class BalanceStage(ChainedStage):
-    """Keep each row of a shard by its hash coin: ``coin(seed, key) < 1 - prod(1 - p[i])``."""
+    """Keep rows by their hash coin: ``coin(seed, key) < 1 - prod(1 - p[i])``. Per image
+    (``params["unit"] == "image"``), only the row chosen for its image (``curation.imageunit``)
+    can be kept, with the coin of its image id."""
 
     name = "balance"
     folder = layout.CURATED
@@ -161,8 +165,25 @@ class BalanceStage(ChainedStage):
         super().__init__(out_dir, params, len(p), input_dir)
         self.p, self.seed = p, seed
 
+    @property
+    def per_image(self) -> bool:
+        return self.params.get("unit", "text") == "image"
+
     def process(self, shard: Shard) -> ShardOutput:
         rows = read_parquet(shard.source)
-        kept = rows.filter(pa.array(keep_mask(rows["key"], rows["entry_ids"], self.p, self.seed)))
+        stats = {"matched_rows": rows.num_rows}
+        if self.per_image:
+            from curation.balancing import keep_probabilities
+            from curation.hashing import coins
+            from curation.imageunit import chosen_rows, image_ids
+
+            chosen = np.zeros(rows.num_rows, dtype=bool)
+            chosen[chosen_rows(self.out_dir, shard.name)] = True
+            ids = image_ids(rows, self.params.get("image_column", "key"))
+            keep = chosen & (coins(ids, self.seed) < keep_probabilities(rows["entry_ids"], self.p))
+            stats["chosen_rows"] = int(chosen.sum())
+        else:
+            keep = keep_mask(rows["key"], rows["entry_ids"], self.p, self.seed)
+        kept = rows.filter(pa.array(keep))
         files, counts = self.rows_output(shard.name, kept)
-        return ShardOutput(files, {"matched_rows": rows.num_rows, "curated_rows": kept.num_rows}, counts)
+        return ShardOutput(files, {**stats, "curated_rows": kept.num_rows}, counts)

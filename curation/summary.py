@@ -66,7 +66,8 @@ def threshold_vector(metadata, thresholds: dict) -> np.ndarray:
 
 def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_counts: np.ndarray,
                    match_stats: list[dict], curated_rows: int, params: dict, timings: dict,
-                   sources: list[tuple[str, int, int]] = (), filter_stats: dict | None = None) -> dict:
+                   sources: list[tuple[str, int, int]] = (), filter_stats: dict | None = None,
+                   balance_stats: list[dict] = ()) -> dict:
     """The data card: what went in, what came out, and how balancing changed the counts.
 
     Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected``, and with
@@ -90,8 +91,14 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
     }
     if filter_stats:
         card.update(filter_rows(filter_stats, stats["matched_rows"]))
+    if params.get("unit") == "image":
+        # Alt-texts (rows) and images at balancing: each curated row is one image.
+        card["balance_input_images"] = sum(s.get("chosen_rows", 0) for s in balance_stats)
+        card["curated_images"] = int(curated_rows)
     if metadata.per_language:
         card["languages"] = language_rows(metadata, thresholds, counts, kept_counts, match_stats)
+        unrouted = sum((Counter(s.get("unrouted_langs", {})) for s in match_stats), Counter())
+        card["unrouted_langs"] = dict(sorted(unrouted.items(), key=lambda kv: (-kv[1], kv[0])))
     if sources:
         card["sources"] = source_rows(sources, counts, kept_counts)
     return card
@@ -175,8 +182,11 @@ def print_summary(card: dict, out: str, stream) -> None:
     if card.get("filters"):
         lines.append(f"  dropped      {card['dropped_rows']:>10,}  "
                      + ", ".join(f"{r} {n}" for r, n in card["dropped_reasons"].items()))
+    if "balance_input_images" in card:
+        lines.append(f"  images      {card['balance_input_images']:>10,}  (one alt-text chosen per image)")
     lines += [
-        f"curated rows   {card['curated_rows']:>10,}  (t={card['t']:g}, seed={card['seed']})",
+        f"curated rows   {card['curated_rows']:>10,}  (t={card['t']:g}, seed={card['seed']}, "
+        f"per {card.get('unit', 'text')})",
         f"entries        {card['entries_matched']:,} of {card['entries']:,} matched, "
         f"{card['entries_above_t']:,} above t, tail proportion {card['tail_proportion']:.3f}",
         "top entries    " + ", ".join(f"{e['entry']!r} {e['count']}->{e['curated']}" for e in card["top_entries"][:5]),

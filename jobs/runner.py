@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -14,7 +15,17 @@ from curation.balancing import language_thresholds, segment_probabilities
 from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.counting import counts_table
 from curation.errors import InputError
-from curation.io import check_output_folder, exists, join, read_json, remove, using_storage, write_parquet_atomic
+from curation.io import (
+    check_output_folder,
+    exists,
+    join,
+    read_json,
+    read_parquet,
+    remove,
+    using_storage,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from curation.lineage import balance_params, match_params
 from curation.metadata_io import Metadata, load_metadata
 from curation.pipeline import filter_stages
@@ -52,7 +63,11 @@ def run_match(spark, cfg: MatchConfig, storage=None, filters: dict | None = None
     metadata = load_metadata(cfg.metadata)
     params = match_params(metadata.sha256, cfg.variant, cfg.text_column)
     if metadata.per_language:
+        from curation.langroute import load_lang_map
+
         params["default_lang"] = cfg.default_lang
+        if cfg.lang_map:
+            params["lang_map"] = load_lang_map(cfg.lang_map)
         if cfg.default_lang not in metadata.segments:
             raise InputError(f"--default-lang {cfg.default_lang!r} has no list in {metadata.source} "
                              f"(lists: {', '.join(sorted(metadata.segments))})")
@@ -156,7 +171,7 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=
     metadata = chained.metadata if chained else load_metadata(match_manifest["metadata"])
     # Chained after match in this run, the counts are in hand; otherwise read (and check) them.
     counts = chained.counts if chained else read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
-    params = balance_params(manifest["params"], cfg.t, cfg.seed)
+    params = balance_params(manifest["params"], cfg.t, cfg.seed, cfg.unit, cfg.image_column)
     if metadata.per_language:
         params["reference_lang"] = cfg.reference_lang
     try:
@@ -170,18 +185,84 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=
     shards = stage.plan()
     stage.claim({"shards": len(shards), "input": folder})
     start = time.monotonic()
+    if stage.per_image:
+        run_image_choice(spark, stage, shards, storage)
     run = run_stage(spark, stage, shards, storage)
     write_parquet_atomic(join(cfg.out, layout.CURATED_COUNTS), counts_table(np.arange(len(run.counts)), run.counts))
     match_stats = chained.stats if chained else _stats_of(join(cfg.out, layout.MATCHED))
     filter_stats = chained.filter_stats if chained else {
         f.name: _stats_of(join(cfg.out, f.folder)) for f in filter_stages()}
     card = build_datacard(metadata=metadata, thresholds=thresholds, counts=counts, kept_counts=run.counts,
-                          match_stats=match_stats, filter_stats=filter_stats,
+                          match_stats=match_stats, filter_stats=filter_stats, balance_stats=run.stats,
                           curated_rows=sum(s["curated_rows"] for s in run.stats), params=params,
                           timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)},
                           sources=metadata_sources(metadata))
     write_datacard(join(cfg.out, layout.DATACARD), card)
     return card
+
+
+def _candidates(params: dict, seed: int, buckets: int, storage, item):
+    from curation.imageunit import shard_candidates
+
+    index, shard = item
+    with using_storage(storage):
+        columns = sorted({"key", params.get("image_column", "key"), params["text_column"]})
+        table = read_parquet(shard.source, columns=[c for c in columns if c in _columns_of(shard.source)])
+    return shard_candidates(table, index, params.get("image_column", "key"), params["text_column"], seed, buckets)
+
+
+def _columns_of(url: str) -> set:
+    import pyarrow.parquet as pq
+
+    from curation.io import open_read
+
+    with open_read(url) as f:
+        return set(pq.ParquetFile(f).schema_arrow.names)
+
+
+def _winners(bucket_pieces):
+    from curation.imageunit import bucket_winners
+
+    return list(bucket_winners(list(bucket_pieces[1])).items())
+
+
+def _write_choice(curated_dir: str, names: list[str], storage, pair) -> int:
+    import numpy as np
+
+    from curation.imageunit import choice_table, choice_url
+
+    shard, parts = pair
+    rows = np.sort(np.concatenate(list(parts)))
+    with using_storage(storage):
+        write_parquet_atomic(choice_url(curated_dir, names[shard]), choice_table(rows))
+    return len(rows)
+
+
+def run_image_choice(spark, stage: BalanceStage, shards: list, storage=None) -> int:
+    """Choose one alt-text per image over every shard (``curation.imageunit``): a shuffle of
+    each shard's best row per image, bucketed by image id, then the winning rows of each
+    shard written to ``_choice/``. Skipped when every balance shard is done, or the choice
+    was completed before. Returns the number of images."""
+    from curation.imageunit import CHOICE, COMPLETE
+
+    marker = join(stage.out_dir, CHOICE, COMPLETE)
+    if exists(marker):
+        return read_json(marker)["images"]
+    sc = spark.sparkContext
+    buckets = max(1, min(len(shards), 4 * sc.defaultParallelism))
+    names = [shard.name for shard in shards]
+    sc.setJobDescription(f"balance: one alt-text per image over {len(shards)} shards")
+    try:
+        images = sum(sc.parallelize(list(enumerate(shards)), max(1, len(shards)))
+                     .flatMap(partial(_candidates, stage.params, stage.seed, buckets, storage))
+                     .groupByKey(buckets).flatMap(_winners)
+                     .groupByKey(max(1, min(len(shards), buckets)))
+                     .map(partial(_write_choice, stage.out_dir, names, storage)).collect())
+    finally:
+        sc.setJobDescription(None)
+    write_json_atomic(marker, {"images": images, "shards": len(shards)})
+    log.info("balance: %d images among the matched rows", images)
+    return images
 
 
 def _stats_of(folder: str) -> list[dict]:

@@ -72,3 +72,35 @@ def test_mixed_language_pool(spark, tmp_path):
                       for lang in LISTS}
     by_lang = json.loads((out / "entry_counts.json").read_text())
     assert by_lang["zh"]["猫"] == c[8] and by_lang["ja"]["猫"] == c[5]
+
+
+def test_language_codes_route_to_lists():
+    from curation.langroute import LangRouter
+
+    router = LangRouter(["en", "ja", "zh", "pt", "he", "zh-hant"], {"chinese": "zh", "x-klingon": "en"})
+    cases = {"zh": "zh", "zh-Hans": "zh", "zh_CN": "zh", "zh-Hans-CN": "zh", "ZH": "zh", "zho": "zh", "chi": "zh",
+             "cmn": "zh", "zh-Hant": "zh-hant", "zh-Hant-TW": "zh-hant", "ja": "ja", "jpn": "ja", "ja-JP": "ja",
+             "pt-BR": "pt", "por": "pt", "pt_PT": "pt", "iw": "he", "heb": "he", "eng": "en", "en-US": "en",
+             "chinese": "zh", "x-klingon": "en", "fr": None, "fra": None, "": None, None: None, "tlh": None}
+    assert {code: router.route(code) for code in cases} == cases
+
+
+def test_routing_in_a_run_counts_languages_without_a_list(spark, tmp_path):
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    for lang, entries in LISTS.items():
+        (meta / f"{lang}.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    rows = [{"key": key, "url": "u", "text": text, "lang": lang} for key, text, lang in [
+        ("a", "猫", "zh-Hans"), ("b", "猫", "jpn"), ("c", "a dog", "fr"), ("d", "a dog", "fr"),
+        ("e", "猫", "klingon")]]
+    lang_map = tmp_path / "map.json"
+    lang_map.write_text('{"klingon": "zh"}')
+    pool = write_pool(tmp_path / "pool", rows)
+    from jobs import cli
+
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "out"),
+                     "--lang-map", str(lang_map), "--t", "5"]) == 0
+    card = json.loads((tmp_path / "out" / "datacard.json").read_text())
+    assert {r["lang"]: r["texts"] for r in card["languages"]} == {"en": 2, "ja": 1, "zh": 2}
+    assert card["unrouted_langs"] == {"fr": 2}
+    assert "Languages without a list" in (tmp_path / "out" / "report.html").read_text()
