@@ -178,6 +178,7 @@ def bench_plain(paths: dict, work: Path) -> float:
 def bench_spark(paths: dict, work: Path) -> dict:
     cmd = [str(REPO / ".venv" / "bin" / "curate"), "curate", "--pool", str(paths["pool"]), "--metadata",
            str(paths["metadata"]), "--out", str(work), "--t", "20000", "--master", "local[2]", "--overwrite",
+           "--unit", "text",  # the plain baseline decides per row too
            "--conf", "spark.ui.enabled=false"]
     env = {**os.environ, "PYSPARK_PYTHON": str(REPO / ".venv" / "bin" / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
     _, wall = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env))

@@ -46,6 +46,8 @@ def read_pool_shard(url: str, text_column: str = "text") -> PoolShard:
     else:
         table, rejected = _read_jsonl(url, text_column)
     table = _check_text_column(table, url, text_column)
+    if "lang" in table.column_names:  # routed to metadata lists as text
+        table = table.set_column(table.column_names.index("lang"), "lang", _string_column(table, "lang", url))
     table, no_key = _with_keys(table, url)
     rejected += no_key
     return PoolShard(url, table, _rejected_table(url, rejected))
@@ -66,14 +68,14 @@ def _check_text_column(table: pa.Table, url: str, text_column: str) -> pa.Table:
     return table.set_column(table.column_names.index(text_column), text_column, col)
 
 
-def _string_column(table: pa.Table, name: str, url: str) -> list:
-    """A key or url column as Python strings; a type that is not text stops the run."""
+def _string_column(table: pa.Table, name: str, url: str) -> pa.ChunkedArray:
+    """A key, url or lang column as strings; a type that is not text stops the run."""
     col = table[name]
     kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
             or pa.types.is_integer(kind) or pa.types.is_null(kind)):
         raise InputError(f"{url}: column {name!r} has type {col.type}, expected string")
-    return col.cast(pa.string()).to_pylist()
+    return col.cast(pa.string())
 
 
 def _with_keys(table: pa.Table, url: str) -> tuple[pa.Table, list]:
@@ -81,8 +83,8 @@ def _with_keys(table: pa.Table, url: str) -> tuple[pa.Table, list]:
     names = table.column_names
     if "key" not in names and "url" not in names:
         raise InputError(f"{url}: needs a 'key' or a 'url' column (columns: {', '.join(names)})")
-    keys = _string_column(table, "key", url) if "key" in names else [None] * table.num_rows
-    urls = _string_column(table, "url", url) if "url" in names else [None] * table.num_rows
+    keys = _string_column(table, "key", url).to_pylist() if "key" in names else [None] * table.num_rows
+    urls = _string_column(table, "url", url).to_pylist() if "url" in names else [None] * table.num_rows
     good, rejected = [], []
     for row, (key, row_url) in enumerate(zip(keys, urls)):
         if not key:
@@ -207,7 +209,7 @@ def _parse_row(line: str, text_column: str) -> tuple[dict, str]:
         return {}, f"no {text_column!r} field"
     if row[text_column] is not None and not isinstance(row[text_column], str):
         return {}, f"{text_column!r} is {type(row[text_column]).__name__}, not a string"
-    for name in ("key", "url"):
+    for name in ("key", "url", "lang"):
         value = row.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
             return {}, f"{name!r} is {type(value).__name__}, not a string"

@@ -165,8 +165,8 @@ def test_summary_on_stdout_is_clean(tmp_path, run_inputs):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["pool", "matched", "unmatched", "rejected", "curated", "entries",
-                                                   "top", "outputs", "report"]
+    assert [line.split()[0] for line in lines] == ["pool", "matched", "unmatched", "rejected", "images", "curated",
+                                                   "entries", "top", "outputs", "report"]
     assert "INFO" in done.stderr and "INFO" not in done.stdout and "[Stage" not in done.stdout + done.stderr
 
 
