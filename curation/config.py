@@ -256,7 +256,7 @@ class EmbedConfig:
 class IndexConfig:
     SECTION: ClassVar[str] = "index"
     embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
-    out: str = opt(help="index folder (image.index, keys.json, infos.json)", path=True)
+    out: str = opt(help="index folder (image.index, keys.parquet, infos.json)", path=True)
     kind: str = opt("img", "which embeddings to index", choices=["img", "text"])
     memory_mb: float = opt(4096.0, "memory budget of the index, in MB")
 

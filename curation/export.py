@@ -62,41 +62,71 @@ def shard_rows(url: str) -> int:
     return parquet_rows(url)
 
 
-def shard_coins(seed: int, url: str) -> np.ndarray:
-    """The shuffle coin of every row of a shard, in row order."""
-    return coins(read_parquet(url, columns=["key"])["key"], seed)
-
-
-def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int,
-              order: np.ndarray | None = None) -> list[Shard]:
-    """Cut the global order into tars: one ``Shard`` per tar, whose source is the rows it
-    takes as (shard url, row indices) pieces. ``order`` (a permutation of all rows, as
-    global row numbers) replaces the shards' own order when given."""
+def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int) -> list[Shard]:
+    """Cut the shards' rows, in order, into tars: one ``Shard`` per tar, whose source is its
+    rows as (shard url, first row, end row) ranges (no per-row state)."""
     starts = np.concatenate(([0], np.cumsum(rows))).astype(np.int64)
     total = int(starts[-1])
-    order = np.arange(total, dtype=np.int64) if order is None else order
     tasks = []
     for t, begin in enumerate(range(0, total, samples_per_tar)):
-        chunk = order[begin:begin + samples_per_tar]
-        shard_of = np.searchsorted(starts, chunk, side="right") - 1
+        end = min(total, begin + samples_per_tar)
         pieces = []
-        for s in dict.fromkeys(shard_of.tolist()):  # shards in order of first appearance
-            pieces.append((shards[s], tuple((chunk[shard_of == s] - starts[s]).tolist())))
+        for s in range(int(np.searchsorted(starts, begin, side="right")) - 1, len(shards)):
+            lo, hi = max(begin, starts[s]), min(end, starts[s + 1])
+            if lo >= end:
+                break
+            if hi > lo:
+                pieces.append(("range", shards[s], int(lo - starts[s]), int(hi - starts[s])))
         tasks.append(Shard(layout.shard_name(t), tuple(pieces), t))
     return tasks
 
 
-def shuffled_order(shard_coins: list[np.ndarray]) -> np.ndarray:
-    """Global row numbers sorted by each row's ``coin(seed, key)`` (ties by row number), given
-    the coins of every shard in order: a deterministic shuffle that does not depend on how
-    rows are sharded. The driver holds 16 bytes per row for the sort."""
-    u = np.concatenate(shard_coins) if shard_coins else np.zeros(0)
-    return np.lexsort((np.arange(len(u)), u)).astype(np.int64)
+# The shuffled order (``--shuffle-seed``) is a sort of every row by (coin(seed, key), key,
+# shard, row), run as a Spark sort; each tar's rows are written to ``_plan/<tar>.parquet``
+# by the tasks, so the driver holds no per-row state. The functions below are its pieces.
+PLAN = "_plan"
 
 
-def read_rows(pieces: tuple) -> pa.Table:
-    """The rows of a tar, in the tar's order."""
-    tables = [read_parquet(url).take(pa.array(rows, pa.int64())) for url, rows in pieces]
+def shard_sort_keys(seed: int, index: int, url: str) -> list[tuple]:
+    """``(coin, key, shard, row)`` of every row of a shard, the shuffle's sort key."""
+    keys = read_parquet(url, columns=["key"])["key"].combine_chunks().cast(pa.string())
+    u = coins(keys, seed)
+    return [(float(c), k, index, row) for row, (c, k) in enumerate(zip(u.tolist(), keys.to_pylist()))]
+
+
+def tar_plan(positions_rows: list[tuple[int, int, int]]) -> pa.Table:
+    """One tar's rows from their (global position, shard, row), in position order: the
+    tar's sample order, the same however the rows were sharded."""
+    ordered = sorted(positions_rows)
+    return pa.table({"shard": pa.array([p[1] for p in ordered], pa.int32()),
+                     "row": pa.array([p[2] for p in ordered], pa.int64())})
+
+
+def plan_url(out: str, tar: int) -> str:
+    return join(out, PLAN, f"{layout.shard_name(tar)}.parquet")
+
+
+def read_rows(pieces: tuple, shards: list[str] | None = None) -> pa.Table:
+    """The rows of a tar, in the tar's order: from ``("range", url, start, end)`` pieces, or
+    from a ``("plan", plan url)`` piece of a shuffled export (``shards``: the shard urls)."""
+    tables = []
+    for piece in pieces:
+        if piece[0] == "range":
+            _, url, start, end = piece
+            tables.append(read_parquet(url).slice(start, end - start))
+        else:
+            plan = read_parquet(piece[1])
+            shard_ids, rows = plan["shard"].to_numpy(), plan["row"].to_numpy()
+            parts, where = [], []
+            for s in dict.fromkeys(shard_ids.tolist()):
+                mine = np.flatnonzero(shard_ids == s)
+                parts.append(read_parquet(shards[s]).take(pa.array(rows[mine], pa.int64())))
+                where.append(mine)
+            grouped = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else parts[0]
+            # Back from shard groups to the plan's order.
+            tables.append(grouped.take(pa.array(np.argsort(np.concatenate(where), kind="stable"), pa.int64())))
+    if not tables:
+        return pa.table({})
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
@@ -109,12 +139,12 @@ class ExportStage(ShardStage):
     rows_key = "given"
 
     def __init__(self, out_dir: str, params: dict, entries: list[str], opts: ExportOptions,
-                 removed: frozenset = frozenset()):
+                 removed: frozenset = frozenset(), shards: list[str] | None = None):
         super().__init__(out_dir, params)
-        self.entries, self.opts, self.removed = entries, opts, removed
+        self.entries, self.opts, self.removed, self.shards = entries, opts, removed, shards
 
     def process(self, shard: Shard) -> ShardOutput:
-        rows = read_rows(shard.source).to_pylist()
+        rows = read_rows(shard.source, self.shards).to_pylist()
         previous = _previous_attempt(self.out_dir, shard.name) if self.opts.retry_failed else None
         fetcher = Fetcher(self.opts.fetch)
         hooks = self.opts.hooks()

@@ -53,26 +53,67 @@ def _training_sample(vectors: np.ndarray, params: dict) -> np.ndarray:
     return vectors[np.random.default_rng(0).choice(len(vectors), n, replace=False)]
 
 
+KEYS = "keys.parquet"
+KEYS_ROW_GROUP = 1 << 16
+
+
 def save(out: str, index, keys: list[str], info: dict) -> None:
+    """``image.index``, ``keys.parquet`` (the keys in index order, in row groups of 65,536,
+    so a lookup reads only the groups of its positions) and ``infos.json``."""
+    import io
+
     import faiss
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     write_bytes_atomic(join(out, "image.index"), faiss.serialize_index(index).tobytes())
-    write_bytes_atomic(join(out, "keys.json"), json.dumps(keys).encode())
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf, row_group_size=KEYS_ROW_GROUP)
+    write_bytes_atomic(join(out, KEYS), buf.getvalue())
     write_json_atomic(join(out, "infos.json"), info)
+
+
+class IndexKeys:
+    """The keys of an index, read by position from ``keys.parquet`` (only the row groups
+    that hold the positions asked for)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def take(self, positions) -> list[str]:
+        import pyarrow.parquet as pq
+
+        from curation.io import open_read
+
+        positions = [int(p) for p in positions]
+        groups = sorted({p // KEYS_ROW_GROUP for p in positions})
+        with open_read(self.url) as f:
+            parquet = pq.ParquetFile(f)
+            found = {g: parquet.read_row_group(g, columns=["key"])["key"].to_pylist() for g in groups}
+        return [found[p // KEYS_ROW_GROUP][p % KEYS_ROW_GROUP] for p in positions]
 
 
 def load(folder: str):
     import faiss
 
+    from curation.io import exists
+
     index = faiss.deserialize_index(np.frombuffer(read_bytes(join(folder, "image.index")), dtype=np.uint8))
-    return index, json.loads(read_bytes(join(folder, "keys.json"))), read_json(join(folder, "infos.json"))
+    keys = IndexKeys(join(folder, KEYS)) if exists(join(folder, KEYS)) else json.loads(
+        read_bytes(join(folder, "keys.json")))  # indexes written before keys.parquet
+    return index, keys, read_json(join(folder, "infos.json"))
 
 
-def search(index, keys: list[str], queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+def search(index, keys, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    """The ``k`` nearest keys and scores of each query; ``keys`` is a list or ``IndexKeys``."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     scores, ids = index.search(queries, k)
-    return [[(keys[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-            for row_ids, row_scores in zip(ids, scores)]
+    results = []
+    for row_ids, row_scores in zip(ids, scores):
+        valid = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+        names = keys.take([i for i, _ in valid]) if hasattr(keys, "take") else [keys[i] for i, _ in valid]
+        results.append(list(zip(names, [s for _, s in valid])))
+    return results
 
 
 def build_from_embeddings(embeddings: str, out: str, kind: str = "img", memory_mb: float = 4096) -> dict:
@@ -88,12 +129,22 @@ def build_from_embeddings(embeddings: str, out: str, kind: str = "img", memory_m
 
 
 def vector_of_key(embeddings: str, key: str) -> np.ndarray:
-    """The stored image vector of ``key`` (the first sample with it)."""
-    from curation.errors import InputError
-    from curation.gpu.vectors import load_embeddings
+    """The stored image vector of ``key`` (its first sample), found by scanning the key
+    column of the metadata parts; only that part's vectors are then read."""
+    import io
 
-    vectors, meta = load_embeddings(embeddings)
-    found = [i for i, k in enumerate(meta["key"].to_pylist()) if k == key]
-    if not found:
-        raise InputError(f"key {key!r} is not in {embeddings}")
-    return vectors[found[0]]
+    import pyarrow.compute as pc
+
+    from curation.errors import InputError
+    from curation.io import list_files, read_parquet
+
+    for url in list_files(join(embeddings, "metadata"), (".parquet",)):
+        keys = read_parquet(url, columns=["key"])["key"]
+        hits = pc.index(keys, key).as_py()
+        if hits >= 0:
+            part = url.rsplit("_", 1)[-1][: -len(".parquet")]
+            vectors = np.load(io.BytesIO(read_bytes(join(embeddings, "img_emb", f"img_emb_{part}.npy"))))
+            vector = vectors[hits].astype(np.float32)
+            norm = np.linalg.norm(vector)
+            return vector / norm if norm > 0 else vector
+    raise InputError(f"key {key!r} is not in {embeddings}")

@@ -145,3 +145,17 @@ def test_tensor_decode_path_matches_the_pil_transform(exported):
         assert a.shape == b.shape and (a * b).sum(1).min() > 0.98
     assert pq.read_table(tensor / "metadata" / "metadata_0.parquet")["key"].to_pylist() == \
         pq.read_table(pil / "metadata" / "metadata_0.parquet")["key"].to_pylist()
+
+
+def test_index_keys_are_read_by_position_across_row_groups(tmp_path):
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(70_000, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    keys = [f"key-{i}" for i in range(len(vectors))]
+    index = faiss_index.build(vectors, {"kind": "flat", "factory": "Flat"})
+    faiss_index.save(str(tmp_path / "idx"), index, keys, {"vectors": len(keys)})
+    loaded, stored, _ = faiss_index.load(str(tmp_path / "idx"))
+    assert stored.take([0, 65_535, 65_536, 69_999]) == ["key-0", "key-65535", "key-65536", "key-69999"]
+    queries = vectors[[3, 66_000, 69_999]]
+    assert [row[0][0] for row in faiss_index.search(loaded, stored, queries, 1)] == ["key-3", "key-66000",
+                                                                                   "key-69999"]

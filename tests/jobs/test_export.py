@@ -167,3 +167,23 @@ def test_online_export_balances_each_epoch(spark, tmp_path):
     assert kept_sets[0] != kept_sets[1] and kept_sets[1] != kept_sets[2]
     offline = {r["key"] for f in (run / "curated").glob("*.parquet") for r in pq.read_table(f).to_pylist()}
     assert kept_sets[0] == offline  # epoch 0 is the offline subset itself, exactly
+
+
+def test_shuffled_export_is_the_same_for_any_sharding(spark, tmp_path):
+    rows = [{"key": f"k{i:03d}", "url": None, "text": f"cat {i}", "image": png("red", (8, 8))} for i in range(45)]
+    orders = []
+    for shards in (1, 4):
+        pool = write_pool(tmp_path / f"pool{shards}", rows, shards=shards)
+        meta = write_metadata(tmp_path / "meta.json", ["cat"])
+        run = tmp_path / f"run{shards}"
+        assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(run)]) == 0
+        out = tmp_path / f"tars{shards}"
+        run_export(spark, ExportConfig(curated=str(run), out=str(out), samples_per_tar=10, shuffle_seed=3))
+        assert sorted(p.name for p in (out / "_plan").glob("*.parquet")) == [f"0000{i}.parquet" for i in range(5)]
+        samples = list(wds.WebDataset([str(p) for p in sorted(out.glob("*.tar"))], shardshuffle=False))
+        orders.append([s["__key__"] for s in samples])
+    assert orders[0] == orders[1] and sorted(orders[0]) != orders[0] and len(orders[0]) == 45
+    from curation.hashing import coin
+
+    in_tars = [sorted(orders[0][i:i + 10], key=lambda k: coin(3, k)) for i in range(0, 45, 10)]
+    assert [k for tar in in_tars for k in tar] == sorted(orders[0], key=lambda k: coin(3, k))
