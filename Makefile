@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install check-java check-python test demo lint bench bench-gpu clean metadata-default
+.PHONY: install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "error: $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing); this project needs Python 3.11+" \
 	  "(set PYTHON=python3.11 or newer)" >&2; exit 1; }
+
+# On a CUDA 13 machine: FAISS's GPU build in place of faiss-cpu (k-means and indexes on the GPU).
+install-cuda: install
+	$(BIN)/pip uninstall -q -y faiss-cpu
+	$(BIN)/pip install -q -r requirements-gpu-cuda.txt
+	$(BIN)/python -c "import faiss; print('faiss', faiss.__version__, 'GPUs:', faiss.get_num_gpus())"
 
 # PySpark 4 needs Java 17 or newer; say so plainly instead of failing deep inside Spark.
 check-java:
