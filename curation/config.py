@@ -287,15 +287,20 @@ class KnnConfig:
 class DedupConfig:
     SECTION: ClassVar[str] = "dedup"
     embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
-    out: str = opt(help="keep list Parquet (key, keep, reason, duplicate_of)", path=True)
+    out: str = opt(help="keep list: a folder of Parquet parts (key, keep, reason, duplicate_of)", path=True)
     threshold: float = opt(0.95, "cosine similarity of duplicates")
     cluster_size: int = opt(1000, "mean samples per k-means cluster")
+    seed: int = opt(0, "seed of the k-means sample and initialisation")
+    group_size: int = opt(200_000, "vectors per task of the within-cluster step (its memory)")
+    local: bool = opt(False, "run the tasks in this process instead of Spark tasks")
     min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this")
 
     def __post_init__(self):
         require(isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1, "threshold", self.threshold,
                 "must be a cosine similarity in (0, 1]")
         at_least(self.cluster_size, 1, "cluster_size")
+        at_least(self.group_size, 1, "group_size")
+        seed_64(self.seed, "seed")
 
 
 @dataclass(kw_only=True)

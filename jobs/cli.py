@@ -58,8 +58,8 @@ COMMANDS = {
                      (*SPARK, C.ModelConfig, C.EmbedConfig), "jobs.gpu:embed_command"),
     "index": Command("FAISS index over the image (or text) embeddings", (C.IndexConfig,), "jobs.gpu:index_command"),
     "knn": Command("query an index by text, image file or key", (C.ModelConfig, C.KnnConfig), "jobs.gpu:knn_command"),
-    "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list", (C.DedupConfig,),
-                     "jobs.gpu:dedup_command"),
+    "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list",
+                     (*SPARK, C.DedupConfig), "jobs.gpu:dedup_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
                      (C.ModelConfig, C.TrainConfig), "jobs.gpu:train_command"),
     "metadata": {

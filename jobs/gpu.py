@@ -68,11 +68,44 @@ def knn_command(cfg: dict) -> int:
     return 0
 
 
-def dedup_command(cfg: dict) -> int:
-    from curation.gpu.dedup import dedup_embeddings
+def run_dedup(cfg: dict, spark=None) -> dict:
+    """k-means on a sample (driver), assignment per part, then one task per group of
+    clusters (``curation.gpu.semdedup``); Spark tasks, or this process with ``--local``."""
+    from curation.gpu import semdedup
+    from curation.shards import run_local
 
     c = cfg["dedup"]
-    _print(dedup_embeddings(c.embeddings, c.out, c.threshold, c.cluster_size, c.min_clip_score))
+    storage = cfg["storage"].options()
+    with using_storage(storage):
+        check_output_folder(c.out, embeddings=c.embeddings)
+        layout = semdedup.plan(c.embeddings, c.cluster_size, c.group_size)
+        params = {"embeddings": c.embeddings, "threshold": c.threshold, "min_clip_score": c.min_clip_score,
+                  "cluster_size": c.cluster_size, "seed": c.seed, "vectors": layout["vectors"]}
+        groups = semdedup.GroupStage(c.out, params, layout["groups"])
+        groups.claim({"shards": layout["groups"], "clusters": layout["clusters"], "parts": len(layout["parts"])})
+        assign = semdedup.AssignStage(join(c.out, semdedup.ASSIGN), params, c.embeddings, None, layout["groups"])
+        assign.claim({"shards": len(layout["parts"])})
+        if len(assign.done_names()) < len(layout["parts"]):
+            assign.centroids = semdedup.centroids(c.embeddings, layout, c.seed, assign.out_dir)
+        if c.local:
+            run_local(assign, assign.plan())
+            stats = run_local(groups, groups.plan()).stats
+        else:
+            from jobs.spark import run_stage, spark_for
+
+            spark = spark or spark_for(cfg, "curate dedup")
+            run_stage(spark, assign, assign.plan(), storage)
+            stats = run_stage(spark, groups, groups.plan(), storage).stats
+    summary = {"samples": sum(s["samples"] for s in stats), "kept": sum(s.get("kept", 0) for s in stats),
+               "duplicates": sum(s["duplicates"] for s in stats), "clusters": layout["clusters"],
+               "groups": layout["groups"]}
+    with using_storage(storage):
+        write_json_atomic(join(c.out, "_dedup_stats.json"), summary)  # "_": not a part of the keep list
+    return summary
+
+
+def dedup_command(cfg: dict) -> int:
+    _print(run_dedup(cfg))
     return 0
 
 

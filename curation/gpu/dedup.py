@@ -10,8 +10,11 @@ import numpy as np
 import pyarrow as pa
 
 
-def near_duplicates(vectors: np.ndarray, threshold: float, cluster_size: int = 1000, seed: int = 0) -> np.ndarray:
-    """``duplicate_of[i]``: index of the earlier kept sample that ``i`` duplicates, or -1."""
+def near_duplicates(vectors: np.ndarray, threshold: float, cluster_size: int = 1000, seed: int = 0,
+                    labels: np.ndarray | None = None) -> np.ndarray:
+    """``duplicate_of[i]``: index of the earlier kept sample that ``i`` duplicates, or -1.
+
+    Clusters come from k-means on all vectors, or from ``labels`` when given."""
     n = len(vectors)
     duplicate_of = np.full(n, -1, dtype=np.int64)
     if n < 2:
@@ -19,18 +22,29 @@ def near_duplicates(vectors: np.ndarray, threshold: float, cluster_size: int = 1
     # Cosine on unit vectors (stored float16 embeddings are only nearly unit length).
     vectors = np.asarray(vectors, dtype=np.float32)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    labels = _clusters(vectors, max(1, n // cluster_size), seed)
+    if labels is None:
+        labels = _clusters(vectors, max(1, n // cluster_size), seed)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)  # ascending: input order
-        kept: list[int] = []
-        for i in members:
-            if kept:
-                sims = vectors[kept] @ vectors[i]
-                best = int(np.argmax(sims))
-                if sims[best] >= threshold:
-                    duplicate_of[i] = kept[best]
-                    continue
-            kept.append(int(i))
+        local = dedup_cluster(vectors[members], threshold)
+        duplicate_of[members[local >= 0]] = members[local[local >= 0]]
+    return duplicate_of
+
+
+def dedup_cluster(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Within one cluster (rows in input order, unit vectors): ``duplicate_of[j]``, the row of
+    the earlier kept vector whose cosine similarity to ``j`` is highest and at least
+    ``threshold``, or -1 when ``j`` is kept."""
+    duplicate_of = np.full(len(vectors), -1, dtype=np.int64)
+    kept: list[int] = []
+    for j in range(len(vectors)):
+        if kept:
+            sims = vectors[kept] @ vectors[j]
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                duplicate_of[j] = kept[best]
+                continue
+        kept.append(j)
     return duplicate_of
 
 
@@ -44,8 +58,9 @@ def _clusters(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     return kmeans.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)[1][:, 0].astype(np.int64)
 
 
-def keep_list(keys: list[str], duplicate_of: np.ndarray, similarity: np.ndarray | None,
-              min_clip_score: float | None) -> pa.Table:
+def keep_reasons(keys: list[str], duplicate_of: np.ndarray, similarity: np.ndarray | None,
+                 min_clip_score: float | None) -> pa.Table:
+    """The keep list rows (key, keep, reason, duplicate_of) of samples in input order."""
     reason = np.where(duplicate_of >= 0, "near_duplicate", "")
     if min_clip_score is not None and similarity is not None:
         low = ~(np.nan_to_num(similarity, nan=-1.0) >= min_clip_score)
@@ -54,25 +69,14 @@ def keep_list(keys: list[str], duplicate_of: np.ndarray, similarity: np.ndarray 
     return pa.table({"key": keys, "keep": reason == "", "reason": reason.tolist(), "duplicate_of": dup_keys})
 
 
-def dedup_embeddings(embeddings: str, out: str, threshold: float, cluster_size: int = 1000,
-                     min_clip_score: float | None = None) -> dict:
-    """Write the keep list of an embeddings folder to ``out``; return its summary."""
-    from curation.gpu.vectors import load_embeddings
-    from curation.io import write_parquet_atomic
-
-    vectors, meta = load_embeddings(embeddings)
-    duplicate_of = near_duplicates(vectors, threshold, cluster_size)
-    similarity = meta["similarity"].to_numpy(zero_copy_only=False) if "similarity" in meta.column_names else None
-    table = keep_list(meta["key"].to_pylist(), duplicate_of, similarity, min_clip_score)
-    write_parquet_atomic(out, table)
-    reasons = pa.compute.value_counts(table["reason"]).to_pylist()
-    return {"samples": table.num_rows, "kept": int(sum(table["keep"].to_pylist())),
-            "reasons": {r["values"] or "kept": r["counts"] for r in reasons}}
-
-
 def removed_keys(keep_list_url: str) -> frozenset:
-    """Keys a keep list removes."""
-    from curation.io import read_parquet
+    """Keys a keep list removes (a Parquet file, or the folder of parts `curate dedup` writes)."""
+    from curation.io import is_dir, list_files, read_parquet
 
-    table = read_parquet(keep_list_url, columns=["key", "keep"])
+    if is_dir(keep_list_url):
+        parts = [read_parquet(url, columns=["key", "keep"]) for url in list_files(keep_list_url, (".parquet",))]
+        table = pa.concat_tables(parts) if parts else pa.table({"key": pa.array([], pa.string()),
+                                                                "keep": pa.array([], pa.bool_())})
+    else:
+        table = read_parquet(keep_list_url, columns=["key", "keep"])
     return frozenset(k for k, keep in zip(table["key"].to_pylist(), table["keep"].to_pylist()) if not keep)

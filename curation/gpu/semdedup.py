@@ -1,0 +1,177 @@
+"""Semantic dedup past one machine, the way SemDeDup runs at scale, on the shard-stage
+skeleton (resume, done markers, ``curate status``):
+
+1. the driver trains k-means (``faiss``; on the GPU when there is one) on a sample of the
+   vectors, about ``SAMPLE_PER_CLUSTER`` per cluster, and holds only the centroids;
+2. ``AssignStage``, one task per embeddings part: each vector's nearest centroid; the part's
+   rows are written per group of clusters (``_assign/g<group>/<part>.npy|.parquet``), so a
+   group's rows can be read without reading any other (a shuffle through files);
+3. ``GroupStage``, one task per group of clusters: reads only its clusters' rows and runs the
+   exact rule of ``dedup.near_duplicates`` in each cluster (a sample is a duplicate when its
+   cosine similarity to an earlier kept one, in input order, is at least the threshold),
+   and writes its part of the keep list (``part-<group>.parquet``: key, keep, reason,
+   duplicate_of).
+
+The keep list is the folder of parts (``pyarrow.parquet.read_table`` reads it whole;
+``curate export --keep-list`` takes it). Memory: a task holds one part, or one group of
+clusters; the driver holds the centroids and the per-part counts, never vectors or keys.
+With one cluster (fewer vectors than ``cluster_size``) the decisions are exactly those of
+the single-process ``near_duplicates``.
+"""
+
+import io
+
+import numpy as np
+import pyarrow as pa
+
+from curation.gpu.dedup import dedup_cluster, keep_reasons
+from curation.io import join, list_files, list_names, npy_bytes, parquet_rows, read_bytes, read_parquet
+from curation.layout import shard_name
+from curation.shards import Shard, ShardOutput, ShardStage
+
+ASSIGN = "_assign"
+SAMPLE_PER_CLUSTER = 256  # faiss's own cap of training points per centroid
+GROUP_TARGET = 200_000  # vectors per group of clusters (one task's memory)
+
+
+def embedding_parts(embeddings: str) -> list[tuple[int, str]]:
+    """(part number, metadata url) of every part of an embeddings folder, in part order."""
+    from curation.errors import InputError
+
+    metas = list_files(join(embeddings, "metadata"), (".parquet",))
+    if not metas:
+        raise InputError(f"{embeddings}: no embeddings (run `curate embed` first)")
+    return sorted((int(url.rsplit("_", 1)[-1][: -len(".parquet")]), url) for url in metas)
+
+
+def part_vectors(embeddings: str, part: int, kind: str = "img") -> np.ndarray:
+    """A part's vectors as unit float32 rows (as ``vectors.load_embeddings`` gives them)."""
+    matrix = np.load(io.BytesIO(read_bytes(join(embeddings, f"{kind}_emb", f"{kind}_emb_{part}.npy"))))
+    matrix = matrix.astype(np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def plan(embeddings: str, cluster_size: int, group_size: int = GROUP_TARGET) -> dict:
+    """Per-part sizes, the number of clusters and of cluster groups (about ``group_size``
+    vectors each), read from the parts' footers."""
+    parts = embedding_parts(embeddings)
+    sizes = [parquet_rows(url) for _, url in parts]
+    n = sum(sizes)
+    k = max(1, n // cluster_size)
+    groups = max(1, min(k, -(-n // group_size)))
+    return {"parts": [p for p, _ in parts], "sizes": sizes, "vectors": n, "clusters": k, "groups": groups}
+
+
+def train_centroids(embeddings: str, layout: dict, seed: int = 0) -> np.ndarray:
+    """k-means centroids from a sample of every part (proportional, seeded); a single
+    cluster needs none (an empty array)."""
+    k = layout["clusters"]
+    if k == 1:
+        return np.zeros((0, 0), np.float32)
+    import faiss
+
+    n = layout["vectors"]
+    want = min(n, k * SAMPLE_PER_CLUSTER)
+    sample = []
+    for part, size in zip(layout["parts"], layout["sizes"]):
+        take = min(size, -(-want * size // n))
+        rows = np.sort(np.random.default_rng([seed, part]).choice(size, take, replace=False))
+        sample.append(part_vectors(embeddings, part)[rows])
+    vectors = np.ascontiguousarray(np.concatenate(sample), dtype=np.float32)
+    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
+                          gpu=faiss.get_num_gpus() > 0)
+    kmeans.train(vectors)
+    return kmeans.centroids.astype(np.float32)
+
+
+def centroids(embeddings: str, layout: dict, seed: int, assign_dir: str) -> np.ndarray:
+    """The run's centroids: trained once and saved, so a resumed run assigns its remaining
+    parts with the very centroids the finished ones used."""
+    from curation.io import exists, write_bytes_atomic
+
+    url = join(assign_dir, "centroids.npy")
+    if exists(url):
+        return np.load(io.BytesIO(read_bytes(url)))
+    trained = train_centroids(embeddings, layout, seed)
+    write_bytes_atomic(url, npy_bytes(trained))
+    return trained
+
+
+def nearest(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Each vector's cluster (its nearest centroid by inner product)."""
+    if len(centroids) == 0:
+        return np.zeros(len(vectors), np.int64)
+    import faiss
+
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids))
+    return index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)[1][:, 0].astype(np.int64)
+
+
+class AssignStage(ShardStage):
+    """One embeddings part: each vector's cluster, rows written per group of clusters."""
+
+    name = "dedup-assign"
+    folder = ASSIGN
+    rows_key = "vectors"
+
+    def __init__(self, out_dir: str, params: dict, embeddings: str, centroids: np.ndarray, groups: int):
+        super().__init__(out_dir, params)
+        self.embeddings, self.centroids, self.groups = embeddings, centroids, groups
+
+    def plan(self) -> list[Shard]:
+        return [Shard(shard_name(part), url, part) for part, url in embedding_parts(self.embeddings)]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        vectors = part_vectors(self.embeddings, shard.index)
+        meta = read_parquet(shard.source)
+        clusters = nearest(self.centroids, vectors)
+        group_of = clusters % self.groups
+        similarity = meta["similarity"] if "similarity" in meta.column_names else pa.nulls(meta.num_rows, pa.float32())
+        files = {}
+        for group in np.unique(group_of):
+            rows = np.flatnonzero(group_of == group)
+            base = join(self.out_dir, f"g{int(group):05d}", shard.name)
+            files[f"{base}.npy"] = npy_bytes(vectors[rows])
+            files[f"{base}.parquet"] = pa.table({
+                "key": meta["key"].take(pa.array(rows)), "row": pa.array(rows, pa.int64()),
+                "cluster": pa.array(clusters[rows], pa.int64()),
+                "similarity": similarity.take(pa.array(rows)).cast(pa.float32())})
+        return ShardOutput(files, {"vectors": len(vectors), "groups": len(files) // 2})
+
+
+class GroupStage(ShardStage):
+    """One group of clusters: the exact within-cluster rule, its part of the keep list."""
+
+    name = "dedup"
+    rows_key = "samples"
+
+    def __init__(self, out_dir: str, params: dict, groups: int):
+        super().__init__(out_dir, params)
+        self.groups = groups
+
+    def plan(self) -> list[Shard]:
+        return [Shard(shard_name(g), join(self.out_dir, ASSIGN, f"g{g:05d}"), g) for g in range(self.groups)]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        metas, blocks = [], []
+        for name in list_names(shard.source, ".parquet"):  # parts in order: the input order
+            metas.append(read_parquet(join(shard.source, f"{name}.parquet")))
+            blocks.append(np.load(io.BytesIO(read_bytes(join(shard.source, f"{name}.npy")))))
+        if not metas:
+            return ShardOutput({}, {"samples": 0, "duplicates": 0})
+        meta = pa.concat_tables(metas)
+        vectors = np.concatenate(blocks)
+        duplicate_of = np.full(len(vectors), -1, np.int64)
+        clusters = meta["cluster"].to_numpy()
+        for cluster in np.unique(clusters):
+            members = np.flatnonzero(clusters == cluster)  # ascending: input order
+            local = dedup_cluster(vectors[members], self.params["threshold"])
+            duplicate_of[members[local >= 0]] = members[local[local >= 0]]
+        keys = meta["key"].to_pylist()
+        similarity = meta["similarity"].to_numpy(zero_copy_only=False)
+        table = keep_reasons(keys, duplicate_of, similarity, self.params.get("min_clip_score"))
+        return ShardOutput({join(self.out_dir, f"part-{shard.name}.parquet"): table},
+                           {"samples": table.num_rows, "duplicates": int((duplicate_of >= 0).sum()),
+                            "kept": int(sum(table["keep"].to_pylist()))})
