@@ -259,9 +259,14 @@ class IndexConfig:
     out: str = opt(help="index folder (image.index, keys.parquet, infos.json)", path=True)
     kind: str = opt("img", "which embeddings to index", choices=["img", "text"])
     memory_mb: float = opt(4096.0, "memory budget of the index, in MB")
+    exact_up_to: int = opt(100_000, "largest set indexed exactly (flat, in this process)")
+    seed: int = opt(0, "seed of the training sample")
+    local: bool = opt(False, "run the tasks in this process instead of Spark tasks")
 
     def __post_init__(self):
         finite_positive(self.memory_mb, "memory_mb")
+        at_least(self.exact_up_to, 0, "exact_up_to")
+        seed_64(self.seed, "seed")
 
 
 @dataclass(kw_only=True)

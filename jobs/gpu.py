@@ -10,7 +10,16 @@ import json
 import sys
 
 from curation.errors import InputError
-from curation.io import check_output_folder, join, using_storage, write_json_atomic
+from curation.io import (
+    check_output_folder,
+    exists,
+    join,
+    read_bytes,
+    using_storage,
+    write_bytes_atomic,
+    write_json_atomic,
+)
+from curation.layout import shard_name
 
 
 def _print(value) -> None:
@@ -45,11 +54,52 @@ def embed_command(cfg: dict) -> int:
 
 
 def index_command(cfg: dict) -> int:
-    from curation.gpu.index import build_from_embeddings
+    _print(run_index(cfg))
+    return 0
+
+
+def run_index(cfg: dict, spark=None) -> dict:
+    """Flat (exact) indexes that fit the budget are built in this process; larger ones are
+    trained on a sample here, filled per embeddings part in tasks and merged on disk."""
+    import io
+
+    import numpy as np
+
+    from curation.gpu import index as faiss_index
+    from curation.gpu import semdedup
+    from curation.shards import run_local
 
     c = cfg["index"]
-    _print(build_from_embeddings(c.embeddings, c.out, c.kind, c.memory_mb))
-    return 0
+    storage = cfg["storage"].options()
+    with using_storage(storage):
+        check_output_folder(c.out, embeddings=c.embeddings)
+        layout = semdedup.plan(c.embeddings, 1)
+        dim = int(np.load(io.BytesIO(read_bytes(join(c.embeddings, f"{c.kind}_emb",
+                                                      f"{c.kind}_emb_{layout['parts'][0]}.npy")))).shape[1])
+        params = faiss_index.choose(layout["vectors"], dim, c.memory_mb, c.exact_up_to)
+        info = {"vectors": layout["vectors"], "dim": dim, "kind": c.kind, **params}
+        if params["kind"] == "flat":
+            return faiss_index.build_from_embeddings(c.embeddings, c.out, c.kind, c.memory_mb)
+        parts_dir = join(c.out, faiss_index.PARTS)
+        offsets = dict(zip(layout["parts"], np.cumsum([0] + layout["sizes"][:-1]).tolist()))
+        stage = faiss_index.IndexPartStage(parts_dir, {**params, "embeddings": c.embeddings, "kind": c.kind,
+                                                       "seed": c.seed}, c.embeddings, c.kind, offsets)
+        stage.claim({"shards": len(layout["parts"])})
+        if not exists(join(parts_dir, faiss_index.TRAINED)):
+            sample = semdedup.sample_vectors(c.embeddings, layout, max(256 * params["nlist"], 10_000), c.seed, c.kind)
+            trained = faiss_index.train_empty(sample, params)
+            import faiss
+
+            write_bytes_atomic(join(parts_dir, faiss_index.TRAINED), faiss.serialize_index(trained).tobytes())
+        if c.local:
+            run_local(stage, stage.plan())
+        else:
+            from jobs.spark import run_stage, spark_for
+
+            run_stage(spark or spark_for(cfg, "curate index"), stage, stage.plan(), storage)
+        faiss_index.merge_parts(c.out, [shard_name(p) for p in layout["parts"]], params, info)
+        faiss_index.write_keys(c.out, c.embeddings)
+    return info
 
 
 def knn_command(cfg: dict) -> int:

@@ -36,15 +36,20 @@ def dedup_cluster(vectors: np.ndarray, threshold: float) -> np.ndarray:
     the earlier kept vector whose cosine similarity to ``j`` is highest and at least
     ``threshold``, or -1 when ``j`` is kept."""
     duplicate_of = np.full(len(vectors), -1, dtype=np.int64)
-    kept: list[int] = []
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    # The kept vectors as one contiguous block that grows in place: no copy per comparison.
+    block = np.empty_like(vectors)
+    rows = np.empty(len(vectors), dtype=np.int64)
+    m = 0
     for j in range(len(vectors)):
-        if kept:
-            sims = vectors[kept] @ vectors[j]
+        if m:
+            sims = block[:m] @ vectors[j]
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
-                duplicate_of[j] = kept[best]
+                duplicate_of[j] = rows[best]
                 continue
-        kept.append(j)
+        block[m], rows[m] = vectors[j], j
+        m += 1
     return duplicate_of
 
 

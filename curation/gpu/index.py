@@ -7,14 +7,16 @@ import math
 import numpy as np
 
 from curation.io import join, read_bytes, read_json, write_bytes_atomic, write_json_atomic
+from curation.layout import shard_name
+from curation.shards import Shard, ShardOutput, ShardStage
 
 EXACT_UP_TO = 100_000
 
 
-def choose(n: int, dim: int, memory_mb: float) -> dict:
+def choose(n: int, dim: int, memory_mb: float, exact_up_to: int = EXACT_UP_TO) -> dict:
     """Index parameters: flat while it fits the budget (or the set is small), else IVF-PQ
     with as many bytes per vector as the budget allows."""
-    if n <= EXACT_UP_TO or n * dim * 4 <= memory_mb * 2**20:
+    if n <= exact_up_to or n * dim * 4 <= memory_mb * 2**20:
         return {"kind": "flat", "factory": "Flat"}
     nlist = int(min(65536, max(16, 4 * math.sqrt(n))))
     budget_per_vector = memory_mb * 2**20 / n
@@ -86,11 +88,13 @@ class IndexKeys:
         from curation.io import open_read
 
         positions = [int(p) for p in positions]
-        groups = sorted({p // KEYS_ROW_GROUP for p in positions})
         with open_read(self.url) as f:
             parquet = pq.ParquetFile(f)
-            found = {g: parquet.read_row_group(g, columns=["key"])["key"].to_pylist() for g in groups}
-        return [found[p // KEYS_ROW_GROUP][p % KEYS_ROW_GROUP] for p in positions]
+            meta = parquet.metadata
+            starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+            where = {p: int(np.searchsorted(starts, p, side="right")) - 1 for p in positions}
+            found = {g: parquet.read_row_group(g, columns=["key"])["key"].to_pylist() for g in set(where.values())}
+        return [found[where[p]][p - starts[where[p]]] for p in positions]
 
 
 def load(folder: str):
@@ -98,7 +102,10 @@ def load(folder: str):
 
     from curation.io import exists
 
-    index = faiss.deserialize_index(np.frombuffer(read_bytes(join(folder, "image.index")), dtype=np.uint8))
+    if exists(join(folder, IVFDATA)):  # an on-disk index: FAISS maps its lists by file name
+        index = faiss.read_index(join(folder.removeprefix("file://"), "image.index"))
+    else:
+        index = faiss.deserialize_index(np.frombuffer(read_bytes(join(folder, "image.index")), dtype=np.uint8))
     keys = IndexKeys(join(folder, KEYS)) if exists(join(folder, KEYS)) else json.loads(
         read_bytes(join(folder, "keys.json")))  # indexes written before keys.parquet
     return index, keys, read_json(join(folder, "infos.json"))
@@ -117,7 +124,8 @@ def search(index, keys, queries: np.ndarray, k: int) -> list[list[tuple[str, flo
 
 
 def build_from_embeddings(embeddings: str, out: str, kind: str = "img", memory_mb: float = 4096) -> dict:
-    """Build, save and describe the index of an embeddings folder."""
+    """Build, save and describe the index of an embeddings folder in this process (an index
+    that fits the memory budget; ``IndexPartStage`` builds the others)."""
     from curation.gpu.vectors import load_embeddings
 
     vectors, meta = load_embeddings(embeddings, kind)
@@ -126,6 +134,96 @@ def build_from_embeddings(embeddings: str, out: str, kind: str = "img", memory_m
     info = {"vectors": len(vectors), "dim": int(vectors.shape[1]), "kind": kind, **params}
     save(out, index, meta["key"].to_pylist(), info)
     return info
+
+
+# An index larger than the budget is built past one process: trained on a sample on the
+# driver, vectors added per part in tasks (``IndexPartStage``), the parts' inverted lists
+# merged on disk (``merge_parts``: faiss.contrib.ondisk), and the keys written beside it in
+# index order, one part at a time.
+PARTS = "_parts"
+TRAINED = "trained.index"
+IVFDATA = "image.ivfdata"
+
+
+def train_empty(sample: np.ndarray, params: dict):
+    """An empty IVF index of ``params`` trained on ``sample`` (on the GPU when there is one)."""
+    import faiss
+
+    index = faiss.index_factory(sample.shape[1], params["factory"], faiss.METRIC_INNER_PRODUCT)
+    if faiss.get_num_gpus() > 0:
+        gpu = faiss.index_cpu_to_all_gpus(index)
+        gpu.train(sample)
+        return faiss.index_gpu_to_cpu(gpu)
+    index.train(sample)
+    return index
+
+
+class IndexPartStage(ShardStage):
+    """One embeddings part added to a copy of the trained index, with global ids (the
+    vector's position in part order), saved as ``_parts/<part>.index``."""
+
+    name = "index"
+    folder = PARTS
+    rows_key = "vectors"
+
+    def __init__(self, out_dir: str, params: dict, embeddings: str, kind: str, offsets: dict):
+        super().__init__(out_dir, params)
+        self.embeddings, self.kind, self.offsets = embeddings, kind, offsets
+
+    def plan(self) -> list[Shard]:
+        from curation.gpu.semdedup import embedding_parts
+
+        return [Shard(shard_name(part), url, part) for part, url in embedding_parts(self.embeddings)]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        import faiss
+
+        from curation.gpu.semdedup import part_vectors
+
+        index = faiss.deserialize_index(np.frombuffer(read_bytes(join(self.out_dir, TRAINED)), dtype=np.uint8))
+        vectors = part_vectors(self.embeddings, shard.index, self.kind)
+        ids = np.arange(len(vectors), dtype=np.int64) + self.offsets[shard.index]
+        index.add_with_ids(vectors, ids)
+        return ShardOutput({join(self.out_dir, f"{shard.name}.index"): faiss.serialize_index(index).tobytes()},
+                           {"vectors": len(vectors)})
+
+
+def merge_parts(out: str, names: list[str], params: dict, info: dict) -> None:
+    """Merge the parts' inverted lists into ``image.ivfdata`` beside ``image.index`` (an
+    on-disk index: searching maps the lists, so the index can exceed memory). ``out`` must
+    be a local or mounted folder, as FAISS maps the lists by file name."""
+    import faiss
+    from faiss.contrib.ondisk import merge_ondisk
+
+    from curation.errors import InputError
+
+    if "://" in out and not out.startswith("file://"):
+        raise InputError(f"--out {out}: an on-disk index is written to a local or mounted folder")
+    local = out.removeprefix("file://")
+    trained = faiss.read_index(join(local, PARTS, TRAINED))
+    merge_ondisk(trained, [join(local, PARTS, f"{name}.index") for name in names], join(local, IVFDATA))
+    faiss.extract_index_ivf(trained).nprobe = params["nprobe"]
+    faiss.write_index(trained, join(local, "image.index.tmp"))
+    import os
+
+    os.replace(join(local, "image.index.tmp"), join(local, "image.index"))
+    write_json_atomic(join(out, "infos.json"), info)
+
+
+def write_keys(out: str, embeddings: str) -> None:
+    """``keys.parquet`` in index order, streamed one part at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.gpu.semdedup import embedding_parts
+    from curation.io import open_atomic, read_parquet
+
+    with open_atomic(join(out, KEYS)) as f:
+        writer = pq.ParquetWriter(f, pa.schema([("key", pa.string())]))
+        for _, url in embedding_parts(embeddings):
+            keys = read_parquet(url, columns=["key"]).cast(pa.schema([("key", pa.string())]))
+            writer.write_table(keys, row_group_size=KEYS_ROW_GROUP)
+        writer.close()
 
 
 def vector_of_key(embeddings: str, key: str) -> np.ndarray:

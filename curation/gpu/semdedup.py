@@ -71,18 +71,24 @@ def train_centroids(embeddings: str, layout: dict, seed: int = 0) -> np.ndarray:
         return np.zeros((0, 0), np.float32)
     import faiss
 
-    n = layout["vectors"]
-    want = min(n, k * SAMPLE_PER_CLUSTER)
-    sample = []
-    for part, size in zip(layout["parts"], layout["sizes"]):
-        take = min(size, -(-want * size // n))
-        rows = np.sort(np.random.default_rng([seed, part]).choice(size, take, replace=False))
-        sample.append(part_vectors(embeddings, part)[rows])
-    vectors = np.ascontiguousarray(np.concatenate(sample), dtype=np.float32)
+    vectors = sample_vectors(embeddings, layout, k * SAMPLE_PER_CLUSTER, seed)
     kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
                           gpu=faiss.get_num_gpus() > 0)
     kmeans.train(vectors)
     return kmeans.centroids.astype(np.float32)
+
+
+def sample_vectors(embeddings: str, layout: dict, want: int, seed: int = 0, kind: str = "img") -> np.ndarray:
+    """About ``want`` vectors drawn from every part in proportion to its size (seeded), read
+    one part at a time: the driver holds the sample, never the whole set."""
+    n = layout["vectors"]
+    want = min(n, want)
+    sample = []
+    for part, size in zip(layout["parts"], layout["sizes"]):
+        take = min(size, -(-want * size // n))
+        rows = np.sort(np.random.default_rng([seed, part]).choice(size, take, replace=False))
+        sample.append(part_vectors(embeddings, part, kind)[rows])
+    return np.ascontiguousarray(np.concatenate(sample), dtype=np.float32)
 
 
 def centroids(embeddings: str, layout: dict, seed: int, assign_dir: str) -> np.ndarray:

@@ -83,3 +83,35 @@ def test_resume_gives_the_same_keep_list(tmp_path):
     assert keep_table(tmp_path / "keep") == first
     other = [a if a != "0.99" else "0.5" for a in args]
     assert cli.main(other) == 2  # another threshold into the same folder is refused
+
+
+def test_index_built_per_part_and_merged_on_disk(spark, tmp_path, capsys):
+    import faiss
+
+    from curation.gpu import index as faiss_index
+
+    vectors, keys, _, _ = write_embeddings(tmp_path / "emb", seed=3)
+    out = tmp_path / "idx"
+    assert cli.main(["index", "--embeddings", str(tmp_path / "emb"), "--out", str(out), "--exact-up-to", "100",
+                     "--memory-mb", "0.01"]) == 0
+    info = json.loads((out / "infos.json").read_text())
+    assert info["kind"] == "ivfpq" and (out / "image.ivfdata").exists()
+    assert sorted(p.name for p in (out / "_parts").glob("*.index")) == ["00000.index", "00001.index",
+                                                                        "00002.index", "trained.index"]
+    merged, stored_keys, _ = faiss_index.load(str(out))
+    # The same trained index filled in one process gives the very same answers.
+    whole = faiss.read_index(str(out / "_parts" / "trained.index"))
+    whole.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    faiss.extract_index_ivf(whole).nprobe = info["nprobe"]
+    queries = vectors[::37]
+    d1, i1 = merged.search(queries, 10)
+    d2, i2 = whole.search(queries, 10)
+    assert (i1 == i2).all() and np.allclose(d1, d2)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i1, exact)])
+    assert recall >= 0.3
+    assert stored_keys.take(i1[0][:3]) == [keys[j] for j in i1[0][:3]]
+    capsys.readouterr()
+    assert cli.main(["knn", "--index", str(out), "--embeddings", str(tmp_path / "emb"), "--key", keys[100],
+                     "-k", "3"]) == 0
+    assert keys[100] in capsys.readouterr().out
