@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
+.PHONY: bench-scale install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
@@ -74,6 +74,10 @@ bench: install
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
 	$(BIN)/python -m bench.export --out .bench/export.json
+
+# Past one machine: dedup and index at 1M and 4M vectors, export shuffle planning at 10M rows.
+bench-scale: install
+	$(BIN)/python -m bench.scale --out .bench/scale.json
 
 # GPU benchmark (a machine with one NVIDIA GPU; inputs generated on the spot, no network).
 bench-gpu: install

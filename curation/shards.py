@@ -158,11 +158,24 @@ def run_shard(stage: ShardStage, shard: Shard, faults: Faults | None = None) -> 
         output = stage.process(shard)
         outputs = {_relative(stage.out_dir, url): write_atomic(url, value) for url, value in output.files.items()}
         stats = {"shard": shard.name, **output.stats, "params": stage.params, "outputs": outputs,
-                 "seconds": round(time.monotonic() - start, 3)}
+                 "seconds": round(time.monotonic() - start, 3), "worker_peak_rss_mb": peak_rss_mb()}
         write_json_atomic(marker, stats)
         return ShardResult(stats, output.counts)
     except CurationError as exc:
         return ShardResult({"shard": shard.name}, error=str(exc), lineage_error=isinstance(exc, LineageError))
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM), in MB; a worker's peak over the tasks it
+    ran so far, so an upper bound of the task that just finished."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def _relative(folder: str, url: str) -> str:

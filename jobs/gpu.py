@@ -86,7 +86,9 @@ def run_index(cfg: dict, spark=None) -> dict:
                                                        "seed": c.seed}, c.embeddings, c.kind, offsets)
         stage.claim({"shards": len(layout["parts"])})
         if not exists(join(parts_dir, faiss_index.TRAINED)):
-            sample = semdedup.sample_vectors(c.embeddings, layout, max(256 * params["nlist"], 10_000), c.seed, c.kind)
+            # About 64 training vectors per inverted list (faiss asks for 39 or more), at most 256k.
+            want = min(max(64 * params["nlist"], 10_000), 262_144)
+            sample = semdedup.sample_vectors(c.embeddings, layout, want, c.seed, c.kind)
             trained = faiss_index.train_empty(sample, params)
             import faiss
 
