@@ -79,3 +79,13 @@ def test_commands_without_spark_run_where_pyspark_is_absent(run_folder):
     # A Spark command says what is missing instead of a traceback deep inside.
     match = run_without_spark("match", "--pool", "p", "--metadata", "m", "--out", "o")
     assert match.returncode == 2 and "pyspark is not installed" in match.stderr and "Traceback" not in match.stderr
+
+
+def test_gpu_commands_need_no_ingest_or_spark_packages():
+    """``curate embed|index|knn|dedup|train`` on a GPU machine with only the GPU packages:
+    building the command line must not import pyspark, selectolax, warcio or py3langid."""
+    code = ("import sys\nfor m in ('pyspark', 'selectolax', 'warcio', 'py3langid', 'protego'):\n"
+            "    sys.modules[m] = None\nimport jobs.cli\njobs.cli.build_parser()\nimport jobs.gpu, curation.gpu.embed\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

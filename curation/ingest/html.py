@@ -2,8 +2,6 @@
 
 import re
 
-from selectolax.lexbor import LexborHTMLParser
-
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 KEPT_ATTRS = ("alt", "title", "width", "height", "loading")
 
@@ -27,6 +25,8 @@ def _meta_charset(body: bytes) -> str | None:
 
 def images(html: str) -> tuple[str | None, list[dict]]:
     """``(base href, [{src, alt, title, ...}])`` in document order."""
+    from selectolax.lexbor import LexborHTMLParser  # imported here: commands without ingest run without it
+
     tree = LexborHTMLParser(html)
     base = tree.css_first("base[href]")
     found = []

@@ -7,8 +7,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from warcio.archiveiterator import ArchiveIterator
-
 from curation.io import open_read
 
 
@@ -51,6 +49,8 @@ def iter_pages(url: str, counts: FileCounts) -> Iterator[Page]:
 def _pages_from(f, start: int, counts: FileCounts):
     """Yield the pages from ``start`` on; return None at the end of the file, or the offset
     of the record where the stream broke."""
+    from warcio.archiveiterator import ArchiveIterator  # imported here: other commands run without it
+
     records = ArchiveIterator(f, arc2warc=True)
     offset = start
     while True:
