@@ -2,7 +2,7 @@
 skeleton (resume, done markers, ``curate status``):
 
 1. the driver trains k-means (``faiss``; on the GPU when there is one) on a sample of the
-   vectors, about ``SAMPLE_PER_CLUSTER`` per cluster, and holds only the centroids;
+   vectors (``SAMPLE``, or 39 per cluster when that is more), and keeps only the centroids;
 2. ``AssignStage``, one task per embeddings part: each vector's nearest centroid; the part's
    rows are written per group of clusters (``_assign/g<group>/<part>.npy|.parquet``), so a
    group's rows can be read without reading any other (a shuffle through files);
@@ -30,7 +30,8 @@ from curation.layout import shard_name
 from curation.shards import Shard, ShardOutput, ShardStage
 
 ASSIGN = "_assign"
-SAMPLE_PER_CLUSTER = 256  # faiss's own cap of training points per centroid
+SAMPLE = 131_072  # k-means training vectors held by the driver ...
+MIN_PER_CLUSTER = 39  # ... unless more are needed for faiss's minimum per centroid
 GROUP_TARGET = 200_000  # vectors per group of clusters (one task's memory)
 
 
@@ -71,7 +72,9 @@ def train_centroids(embeddings: str, layout: dict, seed: int = 0) -> np.ndarray:
         return np.zeros((0, 0), np.float32)
     import faiss
 
-    vectors = sample_vectors(embeddings, layout, k * SAMPLE_PER_CLUSTER, seed)
+    # A fixed sample keeps the driver's memory flat as the set grows (the centroids grow with
+    # it; the sample only past MIN_PER_CLUSTER * k, i.e. above about 3,300 clusters).
+    vectors = sample_vectors(embeddings, layout, max(SAMPLE, MIN_PER_CLUSTER * k), seed)
     kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
                           gpu=faiss.get_num_gpus() > 0)
     kmeans.train(vectors)
