@@ -9,6 +9,8 @@ the data card counts the rows it drops by reason.
 
 from curation.export import ExportStage
 from curation.gpu.embed import EmbedStage
+from curation.gpu.index import IndexPartStage
+from curation.gpu.semdedup import AssignStage, GroupStage
 from curation.ingest.extract import IngestStage
 from curation.stages import BalanceStage, FilterStage, MatchStage
 
@@ -18,6 +20,9 @@ STAGES: list[type] = [
     BalanceStage,
     ExportStage,
     EmbedStage,
+    AssignStage,
+    GroupStage,
+    IndexPartStage,
 ]
 
 

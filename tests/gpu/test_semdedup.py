@@ -115,3 +115,27 @@ def test_index_built_per_part_and_merged_on_disk(spark, tmp_path, capsys):
     assert cli.main(["knn", "--index", str(out), "--embeddings", str(tmp_path / "emb"), "--key", keys[100],
                      "-k", "3"]) == 0
     assert keys[100] in capsys.readouterr().out
+
+
+def test_status_shows_the_stages_and_index_resume_is_identical(tmp_path, capsys):
+    import faiss
+
+    vectors, keys, _, _ = write_embeddings(tmp_path / "emb", seed=4)
+    assert cli.main(["dedup", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "keep"),
+                     "--threshold", "0.99", "--cluster-size", "100", "--group-size", "300", "--local"]) == 0
+    capsys.readouterr()
+    assert cli.main(["status", "--out", str(tmp_path / "keep")]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["dedup-assign"]["shards_done"] == 3 and status["dedup"]["complete"]
+    args = ["index", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx"), "--exact-up-to", "100",
+            "--memory-mb", "0.01", "--local"]
+    assert cli.main(args) == 0
+    first = faiss.read_index(str(tmp_path / "idx" / "image.index")).search(vectors[::50], 5)
+    (tmp_path / "idx" / "_parts" / "_done" / "00001.json").unlink()
+    (tmp_path / "idx" / "_parts" / "00001.index").unlink()
+    assert cli.main(args) == 0
+    again = faiss.read_index(str(tmp_path / "idx" / "image.index")).search(vectors[::50], 5)
+    assert (first[1] == again[1]).all() and np.allclose(first[0], again[0])
+    capsys.readouterr()
+    assert cli.main(["status", "--out", str(tmp_path / "idx")]) == 0
+    assert json.loads(capsys.readouterr().out)["index"]["shards_done"] == 3
