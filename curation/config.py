@@ -243,13 +243,17 @@ class EmbedConfig:
     SECTION: ClassVar[str] = "embed"
     shards: str = opt(help="folder of NNNNN.tar", path=True)
     out: str = opt(help="embeddings folder (img_emb/, text_emb/, metadata/)", path=True)
-    batch_size: int = opt(256, "samples per batch")
+    batch_size: int = opt(0, "samples per batch; 0: from the device (1024 on GPUs of 40 GiB and more, 512 from "
+                             "16 GiB, else 256; 64 on the CPU)")
     decode: str = opt("auto", "image decoding: on the device (nvJPEG on a GPU), or PIL; auto: device on a GPU",
                       choices=["auto", "tensor", "pil"])
+    decode_threads: int = opt(0, "threads that read, tokenise and (PIL) decode ahead of the model; 0: CPUs - 1, "
+                                 "at most 8")
     local: bool = opt(False, "run in this process instead of Spark tasks")
 
     def __post_init__(self):
-        at_least(self.batch_size, 1, "batch_size")
+        at_least(self.batch_size, 0, "batch_size")
+        at_least(self.decode_threads, 0, "decode_threads")
 
 
 @dataclass(kw_only=True)

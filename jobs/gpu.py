@@ -35,7 +35,7 @@ def embed_command(cfg: dict) -> int:
     with using_storage(storage):
         check_output_folder(embed.out, shards=embed.shards)
         stage = EmbedStage(embed.out, {"model": model.model, "pretrained": model.pretrained, "decode": embed.decode},
-                           embed.shards, embed.batch_size)
+                           embed.shards, embed.batch_size, embed.decode_threads)
         tars = stage.plan()
         if not tars:
             raise InputError(f"{embed.shards}: no tars")

@@ -8,6 +8,7 @@ listed in the metadata with ``similarity`` null and zero embeddings, never dropp
 """
 
 import io
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -31,9 +32,9 @@ class EmbedStage(ShardStage):
     name = "embed"
     rows_key = "samples"
 
-    def __init__(self, out_dir: str, params: dict, shards_dir: str, batch_size: int = 256):
+    def __init__(self, out_dir: str, params: dict, shards_dir: str, batch_size: int = 0, decode_threads: int = 0):
         super().__init__(out_dir, params)
-        self.shards_dir, self.batch_size = shards_dir, batch_size
+        self.shards_dir, self.batch_size, self.decode_threads = shards_dir, batch_size, decode_threads
 
     def plan(self) -> list[Shard]:
         return [Shard(shard_name(i), url, i) for i, url in enumerate(list_files(self.shards_dir, (".tar",)))]
@@ -43,26 +44,77 @@ class EmbedStage(ShardStage):
 
         bundle = worker_model(self.params["model"], self.params["pretrained"])
         files, stats = embed_tar(shard.source, shard.index, self.out_dir, bundle, self.batch_size,
-                                 self.params["decode"])
+                                 self.params["decode"], self.decode_threads)
         return ShardOutput(files, {"part": shard.index, "tar": shard.source, **stats})
 
 
-def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 256, decode: str = "auto"):
+def auto_batch_size(device: str) -> int:
+    """Samples per batch for ``device``: larger on GPUs with more memory, small on the CPU."""
+    if not device.startswith("cuda"):
+        return 64
+    import torch
+
+    gib = torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
+    return 1024 if gib >= 40 else 512 if gib >= 16 else 256
+
+
+def auto_decode_threads() -> int:
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def _prepared_batches(tar_url: str, bundle, batch_size: int, on_device: bool, threads: int, depth: int = 2):
+    """Batches of ``(samples, images or None, decoded or None, tokens)`` made by a background
+    thread while the caller runs the model: the tar is read, texts tokenised and (PIL path)
+    images decoded with ``threads`` threads, at most ``depth`` batches ahead."""
+    import queue
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def prepare(batch, pool):
+        tokens = bundle.tokenizer([s.get("txt", "") for s in batch])
+        if on_device:
+            return batch, None, None, tokens
+        images = list(pool.map(lambda s: _pil_one(s, bundle), batch))
+        return batch, [im for im in images if im is not None], [im is not None for im in images], tokens
+
+    def produce():
+        try:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                batch = []
+                for sample in iter_samples(tar_url):
+                    batch.append(sample)
+                    if len(batch) == batch_size:
+                        ready.put(prepare(batch, pool))
+                        batch = []
+                if batch:
+                    ready.put(prepare(batch, pool))
+            ready.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            ready.put(exc)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := ready.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 0, decode: str = "auto",
+              decode_threads: int = 0):
     """The files of part ``index`` (embeddings of every sample of ``tar_url``) and its stats.
 
     ``decode``: ``tensor`` decodes on the device (nvJPEG on a GPU), ``pil`` with PIL on the
-    CPU through open_clip's transform; ``auto`` is ``tensor`` on a GPU, ``pil`` otherwise."""
+    CPU through open_clip's transform; ``auto`` is ``tensor`` on a GPU, ``pil`` otherwise.
+    ``batch_size`` and ``decode_threads`` 0: sized from the device and the CPUs."""
     on_device = decode == "tensor" or (decode == "auto" and bundle.device.startswith("cuda"))
+    batch_size = batch_size or auto_batch_size(bundle.device)
     urls = part_urls(out, index)
     img_parts, text_parts, meta = [], [], {"key": [], "url": [], "text": [], "decoded": []}
-    batch: list[dict] = []
-    for sample in iter_samples(tar_url):
-        batch.append(sample)
-        if len(batch) == batch_size:
-            _embed_batch(batch, bundle, img_parts, text_parts, meta, on_device)
-            batch = []
-    if batch:
-        _embed_batch(batch, bundle, img_parts, text_parts, meta, on_device)
+    for prepared in _prepared_batches(tar_url, bundle, batch_size, on_device, decode_threads or auto_decode_threads()):
+        _embed_batch(prepared, bundle, img_parts, text_parts, meta)
     dim = text_parts[0].shape[1] if text_parts else _dim(bundle)
     img = np.concatenate(img_parts) if img_parts else np.zeros((0, dim), np.float16)
     txt = np.concatenate(text_parts) if text_parts else np.zeros((0, dim), np.float16)
@@ -81,18 +133,15 @@ def _dim(bundle) -> int:
         return int(bundle.model.encode_text(bundle.tokenizer(["x"]).to(bundle.device)).shape[1])
 
 
-def _pil_images(batch: list[dict], bundle) -> tuple[list, list[bool]]:
+def _pil_one(sample: dict, bundle):
+    """One image through open_clip's transform, or None when it does not decode."""
     from PIL import Image
 
-    images, decoded = [], []
-    for sample in batch:
-        try:
-            with Image.open(io.BytesIO(sample["image"])) as im:
-                images.append(bundle.preprocess(im.convert("RGB")))
-            decoded.append(True)
-        except Exception:  # noqa: BLE001 - any undecodable image is recorded, not fatal
-            decoded.append(False)
-    return images, decoded
+    try:
+        with Image.open(io.BytesIO(sample["image"])) as im:
+            return bundle.preprocess(im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - any undecodable image is recorded, not fatal
+        return None
 
 
 def _device_images(batch: list[dict], bundle) -> tuple[list, list[bool]]:
@@ -104,11 +153,13 @@ def _device_images(batch: list[dict], bundle) -> tuple[list, list[bool]]:
     return images, [im is not None for im in decoded_images]
 
 
-def _embed_batch(batch: list[dict], bundle, img_parts: list, text_parts: list, meta: dict, on_device: bool) -> None:
+def _embed_batch(prepared: tuple, bundle, img_parts: list, text_parts: list, meta: dict) -> None:
     import torch
 
-    images, decoded = (_device_images if on_device else _pil_images)(batch, bundle)
-    texts = bundle.tokenizer([s.get("txt", "") for s in batch]).to(bundle.device)
+    batch, images, decoded, tokens = prepared
+    if images is None:  # decoded here, on the device
+        images, decoded = _device_images(batch, bundle)
+    texts = tokens.to(bundle.device)
     dtype = torch.bfloat16 if bundle.device.startswith("cuda") else None
     with torch.no_grad(), torch.autocast(bundle.device.split(":")[0], dtype=dtype, enabled=dtype is not None):
         txt = torch.nn.functional.normalize(bundle.model.encode_text(texts).float(), dim=-1)

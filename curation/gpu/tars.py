@@ -10,7 +10,17 @@ IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif")
 
 
 def iter_samples(url: str) -> Iterator[dict]:
-    """``{"__key__", "image": bytes, "txt": str, "json": dict}`` per sample of a tar."""
+    """``{"__key__", "image": bytes, "txt": str, "json": dict}`` per sample of a tar; a tar
+    that cannot be read raises ``InputError`` naming it."""
+    from curation.errors import InputError
+
+    try:
+        yield from _samples(url)
+    except (tarfile.TarError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{url}: not a readable WebDataset tar ({type(exc).__name__}: {exc})") from None
+
+
+def _samples(url: str) -> Iterator[dict]:
     fs, path = get_fs(url)
     current: dict = {}
     with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|*") as tar:

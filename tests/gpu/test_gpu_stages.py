@@ -159,3 +159,16 @@ def test_index_keys_are_read_by_position_across_row_groups(tmp_path):
     queries = vectors[[3, 66_000, 69_999]]
     assert [row[0][0] for row in faiss_index.search(loaded, stored, queries, 1)] == ["key-3", "key-66000",
                                                                                    "key-69999"]
+
+
+def test_embed_reader_errors_surface_and_batch_size_follows_the_device(tmp_path):
+    from curation.gpu.embed import auto_batch_size, embed_tar
+    from curation.gpu.models import worker_model
+
+    assert auto_batch_size("cpu") == 64
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"not a tar at all" * 100)
+    from curation.errors import InputError
+
+    with pytest.raises(InputError, match="broken.tar: not a readable WebDataset tar"):  # from the reader thread
+        embed_tar(str(broken), 0, str(tmp_path / "emb"), worker_model("tiny", None))
