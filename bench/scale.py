@@ -84,14 +84,15 @@ def task_peak(folder: Path) -> float:
     return max(peaks, default=0.0)
 
 
-def bench_dedup_index(n: int, work: Path, with_index: bool) -> dict:
+def bench_dedup_index(n: int, work: Path, with_index: bool, local: bool = False) -> dict:
     emb = work / f"emb-{n}"
     start = time.perf_counter()
     planted = make_embeddings(emb, n)
     generate_s = time.perf_counter() - start
     keep = work / f"keep-{n}"
+    where = ["--local"] if local else ["--master", "local[2]", "--conf", "spark.ui.enabled=false"]
     dedup = curate("dedup", "--embeddings", str(emb), "--out", str(keep), "--threshold", "0.99",
-                   "--cluster-size", "2000", "--master", "local[2]", "--conf", "spark.ui.enabled=false")
+                   "--cluster-size", "2000", *where)
     table = pq.read_table(keep, columns=["key", "reason", "duplicate_of"])
     found = {k: d for k, r, d in zip(*(table[c].to_pylist() for c in ("key", "reason", "duplicate_of")))
              if r == "near_duplicate"}
@@ -101,7 +102,7 @@ def bench_dedup_index(n: int, work: Path, with_index: bool) -> dict:
                         "duplicates_found": len(found)}}
     if with_index:
         index = curate("index", "--embeddings", str(emb), "--out", str(work / f"index-{n}"), "--memory-mb", "64",
-                       "--master", "local[2]", "--conf", "spark.ui.enabled=false")
+                       *where)
         result["index"] = {**index, "largest_task_peak_rss_mb": task_peak(work / f"index-{n}"),
                            **json.loads((work / f"index-{n}" / "infos.json").read_text())}
     return result
@@ -146,11 +147,22 @@ def main(argv=None) -> int:
                     help="build the index only at sizes up to this (IVF training is slow on 2 cores)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--local", action="store_true", help="run the stages in one process (no Spark)")
     args = ap.parse_args(argv)
+    result: dict = {}
+    try:
+        import torch
+
+        result["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        result["device"] = "cpu"
+    import faiss
+
+    result["faiss_gpus"] = faiss.get_num_gpus()
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
-        result = {"dedup_index": [bench_dedup_index(int(n), work, int(n) <= args.index_up_to)
-                                  for n in args.sizes.split(",")]}
+        result["dedup_index"] = [bench_dedup_index(int(n), work, int(n) <= args.index_up_to, args.local)
+                                  for n in args.sizes.split(",")]
         if args.rows:
             result["export_shuffle"] = bench_shuffle(args.rows, work)
     sizes = result["dedup_index"]
