@@ -3,7 +3,10 @@ or a truncated gzip member is counted and the rest of the file is still read whe
 in a gzipped file every record is its own gzip member, so reading resumes at the next
 member header after the damage."""
 
+import io
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,44 +35,130 @@ MAX_RESYNC = 10_000  # damaged stretches skipped in one file, at most
 
 
 def iter_pages(url: str, counts: FileCounts) -> Iterator[Page]:
-    """Pages of a WARC (``response`` records with HTML) or WAT (``metadata`` records)."""
+    """Pages of a WARC (``response`` records with HTML) or WAT (``metadata`` records).
+
+    A gzipped file is read member by member: a member that does not decompress to its end,
+    or whose WARC records do not add up to its length (a cut member runs into the next
+    one), is counted as a bad record and reading goes on at the next member header after
+    its start, so the intact members after damage are never lost."""
     with open_read(url) as f:
-        start = 0
-        for _ in range(MAX_RESYNC):
-            f.seek(start)
-            damaged_at = yield from _pages_from(f, start, counts)
-            if damaged_at is None:
-                return
-            counts.bad_records += 1
-            start = _next_member(f, damaged_at + 1)
-            if start is None:
-                return
+        gzipped = f.read(3) == GZIP_MAGIC
+        f.seek(0)
+        if not gzipped:
+            yield from _pages_of(f, counts)
+            return
+        # One reader over the intact members' decompressed bytes, back to back.
+        yield from _pages_of(io.BufferedReader(_Chained(_gzip_members(f, counts)), 1 << 20), counts)
 
 
-def _pages_from(f, start: int, counts: FileCounts):
-    """Yield the pages from ``start`` on; return None at the end of the file, or the offset
-    of the record where the stream broke."""
+def _pages_of(stream, counts: FileCounts) -> Iterator[Page]:
     from warcio.archiveiterator import ArchiveIterator  # imported here: other commands run without it
 
-    records = ArchiveIterator(f, arc2warc=True)
-    offset = start
+    records = ArchiveIterator(stream, arc2warc=True)
     while True:
         try:
             record = next(records)
         except StopIteration:
-            return None
+            return
         except Exception:  # noqa: BLE001 - warcio raises many kinds on damaged input
-            return offset
+            counts.bad_records += 1
+            return
         counts.records += 1
         try:
             page = _page(record)
         except Exception:  # noqa: BLE001 - one bad record never fails the file
-            page = None
             counts.bad_records += 1
-        # Asked after the record's content was read: warcio reads to the record's end for it.
-        offset = start + records.get_record_offset()
+            continue
         if page is not None:
             yield page
+
+
+class _Chained(io.RawIOBase):
+    """A readable stream over a sequence of byte strings."""
+
+    def __init__(self, parts: Iterator[bytes]):
+        self.parts, self.current = parts, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.current:
+            part = next(self.parts, None)
+            if part is None:
+                return 0
+            self.current = memoryview(part)
+        n = min(len(buffer), len(self.current))
+        buffer[:n] = self.current[:n]
+        self.current = self.current[n:]
+        return n
+
+
+def _gzip_members(f, counts: FileCounts) -> Iterator[bytes]:
+    """The decompressed gzip members of ``f`` in order, read sequentially; a damaged member
+    is counted and reading goes on at the next member header after its start."""
+    position, pending = 0, b""  # pending: the file's bytes from ``position`` on, read ahead
+    for _ in range(MAX_RESYNC):
+        member, used, pending = _one_member(f, pending)
+        if member is None and used == 0:
+            return  # the end of the file
+        if member is not None and _whole_records(member):
+            yield member
+            position += used
+            continue
+        counts.bad_records += 1
+        position = _next_member(f, position + 1)
+        if position is None:
+            return
+        f.seek(position)
+        pending = b""
+
+
+def _one_member(f, pending: bytes) -> tuple[bytes | None, int, bytes]:
+    """(decompressed member or None when it does not decompress to its end, compressed
+    bytes it used, what was read beyond it); (None, 0, b"") at the end of the file."""
+    inflate = zlib.decompressobj(31)
+    parts, used = [], 0
+    data = pending or f.read(CHUNK_READ)
+    if not data:
+        return None, 0, b""
+    try:
+        while data:
+            parts.append(inflate.decompress(data))
+            if inflate.eof:
+                rest = inflate.unused_data
+                return b"".join(parts), used + len(data) - len(rest), rest
+            used += len(data)
+            data = f.read(CHUNK_READ)
+    except zlib.error:
+        pass
+    return None, max(used, 1), b""
+
+
+CHUNK_READ = 1 << 16
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
+
+
+def _whole_records(data: bytes) -> bool:
+    """Whether ``data`` is whole WARC records back to back (each header, its declared
+    content and the closing blank line); data of other formats (ARC) is not checked."""
+    if not data.startswith(b"WARC/"):
+        return True
+    position = 0
+    while position < len(data):
+        head_end = data.find(b"\r\n\r\n", position)
+        if not data.startswith(b"WARC/", position) or head_end < 0:
+            return False
+        length = _CONTENT_LENGTH.search(data, position, head_end + 2)
+        if length is None:
+            return False
+        position = head_end + 4 + int(length.group(1))
+        if data[position:position + 4] != b"\r\n\r\n":
+            return False
+        position += 4
+    return True
 
 
 def _next_member(f, position: int) -> int | None:

@@ -192,3 +192,27 @@ def test_make_refuses_an_old_python(tmp_path):
     done = subprocess.run(["make", "-s", "check-python", f"PYTHON={fake}"], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode != 0 and "Python 3.10.14; this project needs Python 3.11+" in done.stderr
+
+
+def test_the_member_after_a_cut_one_is_always_read(tmp_path):
+    """The cut point falls at a random place of a member with random record ids: however
+    the damaged bytes decode, the intact member after them is read (it once was lost when
+    the damaged stream happened to end cleanly)."""
+    from curation.ingest.records import FileCounts, iter_pages
+
+    for trial in range(40):
+        cut = warc_member("http://b.com/cut", b"<img src='c.jpg' alt='cut away'>" + b"x" * (1000 + 97 * trial))
+        data = (warc_member("http://a.com/1", b"<img src='x.jpg' alt='a good dog'>") + cut[: len(cut) // 2]
+                + warc_member("http://b.com/after", b"<img src='a.jpg' alt='after'>"))
+        (tmp_path / "m.warc.gz").write_bytes(data)
+        counts = FileCounts()
+        assert [p.url for p in iter_pages(str(tmp_path / "m.warc.gz"), counts)] == ["http://a.com/1",
+                                                                                  "http://b.com/after"]
+        assert counts.bad_records >= 1
+    plain = io.BytesIO()
+    writer = WARCWriter(plain, gzip=False)
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record("http://p.com/", "response", payload=io.BytesIO(b"<img>"),
+                                                  http_headers=headers))
+    (tmp_path / "plain.warc").write_bytes(plain.getvalue())
+    assert [p.url for p in iter_pages(str(tmp_path / "plain.warc"), FileCounts())] == ["http://p.com/"]
