@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from bench import emit
+
 CLIPART = Path("/usr/share/openclipart/png")
 REPO = Path(__file__).resolve().parent.parent
 DIRECTIVES = ["noai", "noimageai", "noindex", "noimageindex"]
@@ -147,10 +149,7 @@ def main(argv=None) -> int:
             proc.terminate()
     result["ratio"] = round(result["ours"]["images_per_s_per_core"]
                             / max(result["img2dataset"]["images_per_s_per_core"], 1e-9), 2)
-    text = json.dumps(result, indent=2)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -10,7 +10,6 @@ resized there, so the CPU does not limit the GPU; on a CPU everything runs there
 
 import argparse
 import io
-import json
 import os
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from bench import emit
 from curation.gpu.tars import iter_samples
 from curation.wds import TarWriter
 
@@ -182,11 +182,7 @@ def main(argv=None) -> int:
     del bundle
     result["train"] = bench_train(args.model, "cuda" if torch.cuda.is_available() else "cpu", args.train_batch,
                                   args.train_steps)
-    text = json.dumps(result, indent=2)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import emit
 from bench.inputs import describe, ensure_inputs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -221,8 +222,7 @@ def main(argv=None) -> int:
     from curation.matching import Matcher
 
     results["long_texts_one_core"] = bench_long_texts(Matcher.load(str(REPO / ".bench" / "index.idx")), texts)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    emit(results, args.out)
     return 0
 
 

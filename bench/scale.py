@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import emit
+
 REPO = Path(__file__).resolve().parent.parent
 PART = 100_000
 DIM = 256
@@ -170,10 +172,7 @@ def main(argv=None) -> int:
         result["driver_rss_growth"] = {
             stage: round(sizes[-1][stage]["driver_peak_rss_mb"] / sizes[0][stage]["driver_peak_rss_mb"], 2)
             for stage in ("dedup", "index") if stage in sizes[0] and stage in sizes[-1]}
-    text = json.dumps(result, indent=2)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -180,19 +180,23 @@ class MetadataMatcher:
 
     def list_keys(self, langs: list | None, n: int) -> list[str]:
         """The list each of ``n`` texts is matched against."""
-        if langs is None or len(self.matchers) == 1:
-            return [self.default_lang] * n
-        return [self.router.route(lang) or self.default_lang for lang in langs]
+        return self.route_langs(langs, n)[0]
 
-    def unrouted(self, langs: list | None) -> dict:
-        """How many texts of each ``lang`` value reached no list (nulls not counted)."""
+    def route_langs(self, langs: list | None, n: int) -> tuple[list[str], dict]:
+        """The list of each of ``n`` texts, and how many texts of each ``lang`` value reached
+        no list (nulls not counted)."""
         if langs is None or len(self.matchers) == 1:
-            return {}
-        return dict(Counter(str(lang) for lang in langs if lang is not None and self.router.route(lang) is None))
+            return [self.default_lang] * n, {}
+        routed = [self.router.route(lang) for lang in langs]
+        unrouted = Counter(str(lang) for lang, key in zip(langs, routed) if lang is not None and key is None)
+        return [key or self.default_lang for key in routed], dict(unrouted)
 
-    def match_arrow(self, texts: pa.Array, langs: pa.Array | None = None) -> tuple[pa.Array, list[str]]:
-        """Global ``list<int32>`` ids per text, and the list key of each text."""
-        keys = self.list_keys(None if langs is None else langs.to_pylist(), len(texts))
+    def match_arrow(self, texts: pa.Array, langs: pa.Array | None = None,
+                    keys: list[str] | None = None) -> tuple[pa.Array, list[str]]:
+        """Global ``list<int32>`` ids per text, and the list key of each text (``keys``: the
+        lists ``route_langs`` gave, instead of routing ``langs`` again)."""
+        if keys is None:
+            keys = self.list_keys(None if langs is None else langs.to_pylist(), len(texts))
         if len(self.matchers) == 1:
             return self.matchers[self.default_lang].match_arrow(texts), keys
         out: list[list[int]] = [[] for _ in range(len(texts))]

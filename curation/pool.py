@@ -159,18 +159,17 @@ def _rows_table(rows: list, numbers: list, rejected: list, text_column: str) -> 
     # Every column of every row (not only the first row's), each typed over all its values;
     # where a column's values have no common Arrow type (nested values of mixed shapes), its
     # first value's type wins and the rows that do not convert are rejected alone.
-    fields = []
+    arrays, fields = {}, []
     for name in dict.fromkeys(k for row in good for k in row):
         column = [row.get(name) for row in good]
         try:
-            fields.append((name, pa.array(column).type))
+            arrays[name] = pa.array(column)  # converted once: these arrays are the table
+            fields.append((name, arrays[name].type))
         except _ARROW_ERRORS:
             fields.append((name, _first_type(column)))
+    if len(arrays) == len(fields):
+        return pa.table(arrays)
     schema = pa.schema(fields)
-    try:
-        return pa.Table.from_pylist(good, schema=schema)
-    except _ARROW_ERRORS:
-        pass
     kept = []
     for row, (number, line) in zip(good, good_numbers):
         try:

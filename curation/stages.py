@@ -83,7 +83,9 @@ class MatchStage(RowStage):
         text_column = p["text_column"]
         pool = read_pool_shard(shard.source, text_column)
         langs = pool.table["lang"].combine_chunks().cast(pa.string()) if "lang" in pool.table.column_names else None
-        entry_ids, list_keys = matcher.match_arrow(pool.table[text_column].combine_chunks(), langs)
+        texts = pool.table[text_column].combine_chunks()
+        list_keys, unrouted = matcher.route_langs(None if langs is None else langs.to_pylist(), len(texts))
+        entry_ids, _ = matcher.match_arrow(texts, keys=list_keys)
         has_match = pc.greater(pc.list_value_length(entry_ids), 0)
         matched = pool.table.append_column("entry_ids", entry_ids).filter(has_match)
         rejected = {layout.rejected_url(self.out_dir, shard.name): pool.rejected} if pool.rejected.num_rows else {}
@@ -100,7 +102,7 @@ class MatchStage(RowStage):
             "matches_per_text": matches_histogram(entry_ids),
             "rows_per_list": dict(Counter(list_keys)),
             "matched_per_list": dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n)),
-            "unrouted_langs": matcher.unrouted(None if langs is None else langs.to_pylist()),
+            "unrouted_langs": unrouted,
         }
         return ShardOutput(files, stats, counts)
 

@@ -201,7 +201,8 @@ def resolve(command_name: str, command: Command, args: argparse.Namespace) -> di
         if _base_type(fields[name].type) is dict and isinstance(value, list):
             given[name] = dict(value)
     values = {**(load_yaml_config(args.config, configs) if args.config else {}), **given}
-    missing = [k for k in fields if k in _required(configs) and values.get(k) in (None, "")]
+    required = _required(configs)
+    missing = [k for k in fields if k in required and values.get(k) in (None, "")]
     if missing:
         raise CurationError(f"curate {command_name}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
                             " (on the command line or in --config)")

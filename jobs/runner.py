@@ -206,8 +206,8 @@ def _candidates(params: dict, seed: int, buckets: int, storage, item):
 
     index, shard = item
     with using_storage(storage):
-        columns = sorted({"key", params.get("image_column", "key"), params["text_column"]})
-        table = read_parquet(shard.source, columns=[c for c in columns if c in _columns_of(shard.source)])
+        table = read_parquet(shard.source, columns=sorted({"key", params.get("image_column", "key"),
+                                                            params["text_column"]}))
     return shard_candidates(table, index, params.get("image_column", "key"), params["text_column"], seed, buckets)
 
 
@@ -248,6 +248,14 @@ def run_image_choice(spark, stage: BalanceStage, shards: list, storage=None) -> 
     marker = join(stage.out_dir, CHOICE, COMPLETE)
     if exists(marker):
         return read_json(marker)["images"]
+    from jobs.spark import map_shards
+
+    image_column = stage.params.get("image_column", "key")
+    columns = map_shards(spark, _columns_of, [shard.source for shard in shards], "balance: read schemas", storage)
+    missing = [shard.source for shard, names in zip(shards, columns) if image_column not in names]
+    if missing:
+        raise InputError(f"{missing[0]}: no image column {image_column!r} (--image-column)"
+                         + (f", nor in {len(missing) - 1} other shards" if len(missing) > 1 else ""))
     sc = spark.sparkContext
     buckets = max(1, min(len(shards), 4 * sc.defaultParallelism))
     names = [shard.name for shard in shards]
