@@ -96,45 +96,52 @@ class _Chained(io.RawIOBase):
 
 def _gzip_members(f, counts: FileCounts) -> Iterator[bytes]:
     """The decompressed gzip members of ``f`` in order, read sequentially; a damaged member
-    is counted and reading goes on at the next member header after its start."""
-    position, pending = 0, b""  # pending: the file's bytes from ``position`` on, read ahead
-    for _ in range(MAX_RESYNC):
-        member, used, pending = _one_member(f, pending)
-        if member is None and used == 0:
-            return  # the end of the file
-        if member is not None and _whole_records(member):
-            yield member
+    is counted and reading goes on at the next member header after its start. A member
+    larger than ``MAX_CHECKED_MEMBER`` (a whole file gzipped at once, not one record per
+    member) is streamed through unchecked, so memory stays bounded."""
+    position, pending, resyncs = 0, b"", 0  # pending: the file's bytes from ``position`` on
+    while True:
+        data = pending or f.read(CHUNK_READ)
+        if not data:
+            return
+        inflate = zlib.decompressobj(31)
+        parts, size, used, streamed, whole = [], 0, 0, False, False
+        try:
+            while data:
+                out = inflate.decompress(data)
+                if streamed:
+                    yield out
+                else:
+                    parts.append(out)
+                    size += len(out)
+                    if size > MAX_CHECKED_MEMBER:
+                        streamed = True
+                        yield b"".join(parts)
+                        parts = []
+                if inflate.eof:
+                    pending = inflate.unused_data
+                    used += len(data) - len(pending)
+                    whole = True
+                    break
+                used += len(data)
+                data = f.read(CHUNK_READ)
+        except zlib.error:
+            pass
+        if whole and (streamed or _whole_records(member := b"".join(parts))):
+            if not streamed:
+                yield member
             position += used
             continue
         counts.bad_records += 1
-        position = _next_member(f, position + 1)
+        resyncs += 1
+        position = _next_member(f, position + 1) if resyncs <= MAX_RESYNC else None
         if position is None:
             return
         f.seek(position)
         pending = b""
 
 
-def _one_member(f, pending: bytes) -> tuple[bytes | None, int, bytes]:
-    """(decompressed member or None when it does not decompress to its end, compressed
-    bytes it used, what was read beyond it); (None, 0, b"") at the end of the file."""
-    inflate = zlib.decompressobj(31)
-    parts, used = [], 0
-    data = pending or f.read(CHUNK_READ)
-    if not data:
-        return None, 0, b""
-    try:
-        while data:
-            parts.append(inflate.decompress(data))
-            if inflate.eof:
-                rest = inflate.unused_data
-                return b"".join(parts), used + len(data) - len(rest), rest
-            used += len(data)
-            data = f.read(CHUNK_READ)
-    except zlib.error:
-        pass
-    return None, max(used, 1), b""
-
-
+MAX_CHECKED_MEMBER = 64 << 20
 CHUNK_READ = 1 << 16
 
 

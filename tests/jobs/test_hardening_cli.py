@@ -216,3 +216,20 @@ def test_the_member_after_a_cut_one_is_always_read(tmp_path):
                                                   http_headers=headers))
     (tmp_path / "plain.warc").write_bytes(plain.getvalue())
     assert [p.url for p in iter_pages(str(tmp_path / "plain.warc"), FileCounts())] == ["http://p.com/"]
+
+
+def test_many_members_and_a_whole_file_gzip_are_read_whole(tmp_path, monkeypatch):
+    import gzip
+
+    import curation.ingest.records as records
+
+    monkeypatch.setattr(records, "MAX_RESYNC", 3)  # bounds the skipped damage, never the intact members
+    members = [warc_member(f"http://m.com/{i}", b"<img src='x.jpg' alt='dog'>") for i in range(12)]
+    (tmp_path / "many.warc.gz").write_bytes(b"".join(members))
+    assert len(list(records.iter_pages(str(tmp_path / "many.warc.gz"), records.FileCounts()))) == 12
+    monkeypatch.setattr(records, "MAX_CHECKED_MEMBER", 1000)  # a whole file in one member: streamed
+    whole = b"".join(gzip.decompress(m) for m in members)
+    (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(whole))
+    counts = records.FileCounts()
+    assert len(list(records.iter_pages(str(tmp_path / "whole.warc.gz"), counts))) == 12
+    assert counts.bad_records == 0
