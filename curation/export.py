@@ -23,7 +23,7 @@ from curation.errors import InputError
 from curation.fetch import Fetched, Fetcher, FetchOptions
 from curation.hashing import coins
 from curation.images import DEFAULT_MAX_PIXELS, ResizeOptions, prepare
-from curation.io import exists, join, npy_bytes, parquet_rows, read_bytes, read_json, read_parquet, write_json_atomic
+from curation.io import exists, join, npy_bytes, parquet_rows, read_json, read_parquet, write_json_atomic
 from curation.shards import MANIFEST, Shard, ShardOutput, ShardStage
 from curation.wds import TarWriter, UniqueKeys
 
@@ -146,6 +146,7 @@ class ExportStage(ShardStage):
     def process(self, shard: Shard) -> ShardOutput:
         rows = read_rows(shard.source, self.shards).to_pylist()
         previous = _previous_attempt(self.out_dir, shard.name) if self.opts.retry_failed else None
+        old_tar = _OldTar(join(self.out_dir, f"{shard.name}.tar")) if previous is not None else None
         fetcher = Fetcher(self.opts.fetch)
         hooks = self.opts.hooks()
         status, written = [], 0
@@ -157,13 +158,15 @@ class ExportStage(ShardStage):
             sources = [_source(i, row, self.removed, previous) for i, row in enumerate(rows)]
             for row, fetched in zip(rows, fetcher.fetch_ordered(sources)):
                 if isinstance(fetched, _Reused):
-                    record = fetched.copy_into(tar, unique)
+                    record = fetched.copy_into(tar, unique, old_tar)
                 else:
                     record = _write_sample(tar, row, fetched, unique, self.entries, self.opts, hooks)
                 written += record["status"] == "success"
                 status.append(record)
         finally:
             fetcher.close()
+            if old_tar is not None:
+                old_tar.close()
         tar.close()
         tar_file.seek(0)
         files = {join(self.out_dir, f"{shard.name}.tar"): tar_file,
@@ -176,17 +179,52 @@ class ExportStage(ShardStage):
 
 
 class _Reused:
-    """A sample kept from the previous attempt at a tar (``--retry-failed``): its members
-    and status record as they were."""
+    """A sample kept from the previous attempt at a tar (``--retry-failed``): its status
+    record as it was, and (a success) its members copied from the old tar."""
 
-    def __init__(self, record: dict, members: list[tuple[str, bytes]]):
-        self.record, self.members = record, members
+    def __init__(self, record: dict):
+        self.record = record
 
-    def copy_into(self, tar: TarWriter, unique: UniqueKeys) -> dict:
+    def copy_into(self, tar: TarWriter, unique: UniqueKeys, old: "_OldTar") -> dict:
         unique(self.record["source_key"])  # keeps the later keys as they were
-        for name, data in self.members:
-            tar.add(name, data)
+        if self.record["status"] == "success":
+            for name, data in old.members_of(self.record["key"]):
+                tar.add(name, data)
         return self.record
+
+
+class _OldTar:
+    """The previous attempt's tar, read as a stream: its samples come in the same order as
+    the rows that reuse them, so one member is held at a time."""
+
+    def __init__(self, url: str):
+        import tarfile
+
+        from curation.io import get_fs
+
+        fs, path = get_fs(url)
+        self._file = fs.open(path, "rb")
+        self._tar = tarfile.open(fileobj=self._file, mode="r|")
+        self._members = iter(self._tar)
+        self._tar_next = None
+
+    def members_of(self, key: str) -> list[tuple[str, bytes]]:
+        found = []
+        while True:
+            member = self._tar_next or next(self._members, None)
+            self._tar_next = None
+            if member is None:
+                return found
+            name_key = member.name.split(".", 1)[0]
+            if name_key != key:
+                if found:  # the next sample starts: keep its first member for later
+                    self._tar_next = member
+                    return found
+                continue  # a member of a sample this retry replaces: skipped
+            found.append((member.name, self._tar.extractfile(member).read()))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _source(i: int, row: dict, removed: frozenset, previous: dict | None):
@@ -203,23 +241,15 @@ def _source(i: int, row: dict, removed: frozenset, previous: dict | None):
 def _previous_attempt(out_dir: str, name: str) -> dict | None:
     """Row index -> ``_Reused`` for every sample of an earlier attempt at this tar that a
     retry would not change (successes, and failures that are not retryable)."""
-    import io
-    import tarfile
-
     status_url, tar_url = join(out_dir, f"{name}.parquet"), join(out_dir, f"{name}.tar")
     if not (exists(status_url) and exists(tar_url)):
         return None
-    records = read_parquet(status_url).to_pylist()
-    members: dict = {}
-    with tarfile.open(fileobj=io.BytesIO(read_bytes(tar_url))) as tar:
-        for member in tar.getmembers():
-            members.setdefault(member.name.split(".", 1)[0], []).append((member.name, tar.extractfile(member).read()))
     kept = {}
-    for i, record in enumerate(records):
+    for i, record in enumerate(read_parquet(status_url).to_pylist()):
         if "retryable" not in record or record["retryable"] is None:
             record["retryable"] = Fetched(None, record["status"], record["error_message"] or "").retryable
         if not record["retryable"]:
-            kept[i] = _Reused(record, members.get(record["key"], []) if record["status"] == "success" else [])
+            kept[i] = _Reused(record)
     return kept
 
 
