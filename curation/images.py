@@ -72,11 +72,22 @@ def user_hook(spec: str):
     keep the sample, or a reason (string) to drop it; wrapped as an image hook."""
     import importlib
 
+    from curation.errors import InputError
+
     module, _, name = spec.partition(":")
-    function = getattr(importlib.import_module(module), name)
+    try:
+        function = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InputError(f"--image-filter {spec!r}: cannot load it ({type(exc).__name__}: {exc}); "
+                         "give module:function") from None
+    if not callable(function):
+        raise InputError(f"--image-filter {spec!r}: not a function")
 
     def hook(image, row):
-        reason = function(image, row)
+        try:
+            reason = function(image, row)
+        except Exception as exc:  # noqa: BLE001 - the filter's failure on one image drops that sample, recorded
+            reason = f"image filter failed: {type(exc).__name__}: {exc}"
         return image, {}, reason
 
     return hook

@@ -38,6 +38,7 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     if not shards:
         raise InputError(f"{source}: no shards to export")
     opts = cfg.options(storage)
+    opts.hooks()  # a face detector or --image-filter that cannot load stops here, before any work
     if "+http" not in opts.fetch.user_agent and "://" not in opts.fetch.user_agent:
         log.warning("export: the User-Agent names no contact URL; give one with --user-agent "
                     "(hosts use it to reach whoever runs the crawl)")

@@ -303,20 +303,28 @@ def test_tar_deadline_and_pixel_limit(spark, tmp_path, fleet):
 
 
 def drop_small(image, row):
-    """An image filter for the hook test: drops images narrower than 100 pixels."""
+    """An image filter for the hook test: drops images narrower than 100 pixels, and fails on
+    one of exactly 30 pixels (a filter's failure drops that sample only)."""
+    if image.width == 30:
+        raise RuntimeError("no model for this size")
     return "narrower than 100 px" if image.width < 100 else None
 
 
 def test_faces_blurred_on_a_real_photo_and_filter_hook(spark, tmp_path):
     photo = ASTRONAUT.read_bytes()
     rows = [{"key": "astronaut", "url": None, "text": "a dog astronaut", "image": photo},
-            {"key": "tiny", "url": None, "text": "a tiny dog", "image": png(size=(20, 20))}]
+            {"key": "tiny", "url": None, "text": "a tiny dog", "image": png(size=(20, 20))},
+            {"key": "odd", "url": None, "text": "an odd dog", "image": png(size=(30, 30))}]
     run = curate(tmp_path, rows)
     out = tmp_path / "faces"
     assert cli.main(["export", "--curated", str(run), "--out", str(out), "--blur-faces",
                      "--image-filter", "tests.jobs.test_fetcher:drop_small"]) == 0
     got = statuses(out)
     assert got["tiny"]["status"] == "filtered" and got["tiny"]["error_message"] == "narrower than 100 px"
+    assert got["odd"]["status"] == "filtered" and "image filter failed: RuntimeError" in got["odd"]["error_message"]
+    assert cli.main(["export", "--curated", str(run), "--out", str(tmp_path / "nofilter"),
+                     "--image-filter", "tests.jobs.test_fetcher:no_such_function"]) == 2
+    assert not (tmp_path / "nofilter" / "00000.tar").exists()
     with tarfile.open(out / "00000.tar") as tar:
         meta = json.loads(tar.extractfile("astronaut.json").read())
         blurred = np.asarray(Image.open(io.BytesIO(tar.extractfile("astronaut.jpg").read())).convert("L"), float)
@@ -329,7 +337,7 @@ def test_faces_blurred_on_a_real_photo_and_filter_hook(spark, tmp_path):
     assert sharpness(blurred[y0:y1, x0:x1]) < 0.5 * sharpness(original[y0:y1, x0:x1])
     assert abs(sharpness(blurred[200:, :]) - sharpness(original[200:, :])) < 0.2 * sharpness(original[200:, :])
     stats = json.loads((out / "export_stats.json").read_text())
-    assert stats["funnel"]["filtered"] == 1 and stats["funnel"]["written"] == 1
+    assert stats["funnel"]["filtered"] == 2 and stats["funnel"]["written"] == 1
 
 
 def test_header_opt_out_parsing():
