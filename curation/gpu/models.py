@@ -68,8 +68,14 @@ def encode_query(bundle: ModelBundle, text: str | None = None, image: str | None
         if text is not None:
             vec = bundle.model.encode_text(bundle.tokenizer([text]).to(bundle.device))
         else:
-            from PIL import Image
+            from PIL import Image, UnidentifiedImageError
 
-            with Image.open(image) as im:
-                vec = bundle.model.encode_image(bundle.preprocess(im.convert("RGB"))[None].to(bundle.device))
+            from curation.errors import InputError
+
+            try:
+                with Image.open(image) as im:
+                    pixels = bundle.preprocess(im.convert("RGB"))
+            except (OSError, UnidentifiedImageError) as exc:
+                raise InputError(f"--image {image}: not a readable image ({exc})") from None
+            vec = bundle.model.encode_image(pixels[None].to(bundle.device))
     return torch.nn.functional.normalize(vec.float(), dim=-1)[0].cpu().numpy()

@@ -139,3 +139,11 @@ def test_status_shows_the_stages_and_index_resume_is_identical(tmp_path, capsys)
     capsys.readouterr()
     assert cli.main(["status", "--out", str(tmp_path / "idx")]) == 0
     assert json.loads(capsys.readouterr().out)["index"]["shards_done"] == 3
+
+
+def test_knn_by_an_unreadable_image_is_a_clear_error(tmp_path, caplog):
+    write_embeddings(tmp_path / "emb", parts=2, per_part=50)
+    assert cli.main(["index", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx")]) == 0
+    (tmp_path / "not.jpg").write_text("text, not an image")
+    assert cli.main(["knn", "--index", str(tmp_path / "idx"), "--image", str(tmp_path / "not.jpg")]) == 2
+    assert "not a readable image" in caplog.text
