@@ -1,9 +1,10 @@
 """`curate ingest`: WARC/WAT files or url+caption tables to pool shards, on Spark.
 
 One task per input file extracts its rows (``IngestStage``, resumable per file); then exact
-duplicate (url, text) pairs are removed across all files with a shuffle keyed by a fixed
-64-bit hash, keeping the first occurrence in input order, and the pool is written as
-``NNNNN.parquet`` shards with ``ingest_stats.json``.
+duplicate (url, text) pairs are removed across all files, keeping the first occurrence in
+input order: a shuffle of fixed-width (hash, index) records finds the duplicates and a
+second one sends their indexes to the output shards (``curation.ingest.dedup``). The pool
+is written as ``NNNNN.parquet`` shards in input order, with ``ingest_stats.json``.
 """
 
 import logging
@@ -12,23 +13,31 @@ from functools import partial
 
 from curation import layout
 from curation.config import IngestConfig
-from curation.ingest.extract import IngestStage, dedup_key, earliest, expand_inputs, parsed_rows, pool_table
+from curation.ingest import dedup
+from curation.ingest.extract import IngestStage, expand_inputs
 from curation.io import check_output_folder, join, using_storage, write_json_atomic, write_parquet_atomic
 from jobs.spark import run_stage, spark_for
 
 log = logging.getLogger("curate")
+PARSED_FORMAT = 2  # parsed shards carry the dedup hash columns
 
 
-def _write_shard(out, storage, index, pairs):
+def _hash_blocks(parsed_dir, storage, offsets, n_parts, item):
+    index, name = item
     with using_storage(storage):
-        table = pool_table([row for _, row in pairs])
+        return dedup.hash_blocks(parsed_dir, name, int(offsets[index]), n_parts)
+
+
+def _routed_duplicates(ranges, blocks):
+    return dedup.route(dedup.duplicates([block for _, block in blocks]), ranges)
+
+
+def _write_shard(out, parsed_dir, storage, names, offsets, ranges, index, blocks):
+    with using_storage(storage):
+        table = dedup.pool_shard(parsed_dir, names, offsets, int(ranges[index]), int(ranges[index + 1]),
+                                 [block for _, block in blocks])
         write_parquet_atomic(join(out, f"{layout.shard_name(index)}.parquet"), table)
     return [table.num_rows]
-
-
-def _parsed_pairs(parsed_dir, storage, name):
-    with using_storage(storage):
-        return [(dedup_key(r), r) for r in parsed_rows(parsed_dir, name)]
 
 
 def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
@@ -38,17 +47,23 @@ def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     stage = IngestStage(join(cfg.out, IngestStage.folder), {"langid": opts.langid,
                                                             "max_text_chars": opts.max_text_chars,
                                                             "url_column": opts.url_column,
-                                                            "caption_column": opts.caption_column}, files, opts)
+                                                            "caption_column": opts.caption_column,
+                                                            "format": PARSED_FORMAT}, files, opts)
     shards = stage.plan()
     stage.claim({"shards": len(shards), "files": files})
     stats = run_stage(spark, stage, shards, storage).stats
-    n_out = cfg.shards or len(files)
+    names = [s.name for s in shards]
+    kept = {s["shard"]: s["kept"] for s in stats}
+    offsets = dedup.output_ranges([kept[name] for name in names], None)
+    ranges = dedup.output_ranges([kept[name] for name in names], cfg.shards)
+    n_out = len(ranges) - 1
     sc = spark.sparkContext
     sc.setJobDescription(f"ingest: dedup into {n_out} shards")
-    names = [s.name for s in shards]
-    pairs = sc.parallelize(names, len(names)).flatMap(partial(_parsed_pairs, stage.out_dir, storage))
-    unique = pairs.reduceByKey(earliest, numPartitions=n_out, partitionFunc=lambda key: key[0])
-    written = unique.mapPartitionsWithIndex(partial(_write_shard, cfg.out, storage)).collect()
+    hashes = sc.parallelize(list(enumerate(names)), len(names)).flatMap(
+        partial(_hash_blocks, stage.out_dir, storage, offsets, n_out))
+    dups = hashes.partitionBy(n_out, lambda part: part).mapPartitions(partial(_routed_duplicates, ranges))
+    written = dups.partitionBy(n_out, lambda shard: shard).mapPartitionsWithIndex(
+        partial(_write_shard, cfg.out, stage.out_dir, storage, names, offsets, ranges)).collect()
     sc.setJobDescription(None)
     before = sum(s["kept"] for s in stats)
     summary = {"files": len(files), "pairs_before_dedup": before, "pairs_after_dedup": sum(written),

@@ -1,8 +1,11 @@
 """One input file to pool rows: ``<img>`` alt-texts of WARC/WAT pages, or url+caption rows
-of a table, with text hygiene, language id and per-file stats."""
+of a table, with text hygiene, language id and per-file stats. Rows are gathered as
+columns (one list per field) and become one Arrow table per file."""
 
+import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -10,15 +13,16 @@ import pyarrow.json as pajson
 from curation import layout
 from curation.errors import InputError
 from curation.ingest import html as html_mod
-from curation.ingest.langid import identify
+from curation.ingest.langid import identify_many
 from curation.ingest.records import FileCounts, iter_pages
-from curation.ingest.urls import resolve, url_key
+from curation.ingest.urls import PageResolver
 from curation.io import get_fs, is_dir, list_files, open_read, read_parquet
 from curation.shards import Shard, ShardOutput, ShardStage
 
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wat", ".wat.gz", ".arc", ".arc.gz")
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
-ORDER = ("_file", "_record", "_pos")  # where a row came from: picks dedup representatives
+HASH = ("_h1", "_h2")  # 128-bit hash of (url, text): the cross-file dedup key
+ARCHIVE_COLUMNS = ("key", "url", "text", "title", "width_attr", "height_attr", "page_url")
 
 
 @dataclass(frozen=True)
@@ -29,62 +33,89 @@ class IngestOptions:
     caption_column: str = "caption"
 
 
-def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[list[dict], dict]:
-    counts = FileCounts()
-    stats = {"pages": 0, "images": 0, "with_alt": 0, "unusable_url": 0, "too_long": 0}
-    rows: list[dict] = []
-    for record_no, page in enumerate(iter_pages(url, counts)):
-        stats["pages"] += 1
-        if page.wat is not None:
-            base, found = page.wat
-        else:
-            base, found = html_mod.images(html_mod.decode_html(page.body, page.charset))
-        for pos, img in enumerate(found):
-            stats["images"] += 1
-            row = _image_row(page.url, base, img, stats, opts)
-            if row is not None:
-                rows.append({**row, "page_url": page.url, "source": url, "_file": file_index, "_record": record_no,
-                             "_pos": pos})
-    return rows, {"records": counts.records, "bad_records": counts.bad_records, **stats}
+class _Columns:
+    """The kept rows of one file, a list per column."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.data = {name: [] for name in names}
+        self.add = [self.data[name].append for name in names]
 
 
-def _image_row(page_url: str, base: str | None, img: dict, stats: dict, opts: IngestOptions) -> dict | None:
-    absolute = resolve(page_url, base, img.get("src"))
-    text = (img.get("alt") or "").strip()
-    if absolute is None:
+def _kept(src, alt, title, resolver, stats: dict, opts: IngestOptions):
+    """``(url, key, text, title)`` of an image worth a pool row, else None (counted)."""
+    resolved = resolver(src)
+    if resolved is None:
         stats["unusable_url"] += 1
         return None
+    text = alt.strip() if alt else ""
     if not text:
         return None
     stats["with_alt"] += 1
     if opts.max_text_chars and len(text) > opts.max_text_chars:
         stats["too_long"] += 1
         return None
-    title = (img.get("title") or "").strip() or None
-    return {"key": url_key(absolute), "url": absolute, "text": text, "title": title,
-            "width_attr": img.get("width"), "height_attr": img.get("height")}
+    return resolved[0], resolved[1], text, (title.strip() or None) if title else None
 
 
-def extract_table(url: str, file_index: int, opts: IngestOptions) -> tuple[list[dict], dict]:
-    """url+caption rows of a Parquet/JSONL/CSV/TSV table (img2dataset's inputs)."""
+def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.Table, dict]:
+    counts = FileCounts()
+    stats = {"pages": 0, "images": 0, "with_alt": 0, "unusable_url": 0, "too_long": 0}
+    cols = _Columns(ARCHIVE_COLUMNS)
+    add_key, add_url, add_text, add_title, add_width, add_height, add_page = cols.add
+    for page in iter_pages(url, counts):
+        stats["pages"] += 1
+        if page.wat is not None:
+            base, found = page.wat
+        else:
+            base, found = html_mod.images(html_mod.decode_html(page.body, page.charset))
+        stats["images"] += len(found)
+        resolver = PageResolver(page.url, base)
+        for img in found:
+            kept = _kept(img.get("src"), img.get("alt"), img.get("title"), resolver, stats, opts)
+            if kept is not None:
+                add_url(kept[0]), add_key(kept[1]), add_text(kept[2]), add_title(kept[3])
+                add_width(img.get("width")), add_height(img.get("height")), add_page(page.url)
+    n = len(cols.data["key"])
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in cols.data.items()})
+    table = table.append_column("source", pa.array([url] * n, pa.string()))
+    return table, {"records": counts.records, "bad_records": counts.bad_records, **stats}
+
+
+def extract_table(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.Table, dict]:
+    """url+caption rows of a Parquet/JSONL/CSV/TSV table (img2dataset's inputs); the
+    table's other columns are kept."""
     table = _read_table(url, (opts.url_column, opts.caption_column))
     for column in (opts.url_column, opts.caption_column):
         if column not in table.column_names:
             raise InputError(f"{url}: no column {column!r} (columns: {', '.join(table.column_names)})")
-    rows = []
     stats = {"rows": table.num_rows, "with_alt": 0, "unusable_url": 0, "too_long": 0, "bad_records": 0}
-    for pos, row in enumerate(table.to_pylist()):
-        img = {"src": row.pop(opts.url_column), "alt": row.pop(opts.caption_column)}
-        if img["src"] is not None and not isinstance(img["src"], str):
+    resolver = PageResolver(None, None)
+    keep, cols = [], _Columns(("key", "url", "text"))
+    add_key, add_url, add_text = cols.add
+    for src, alt in zip(table[opts.url_column].to_pylist(), table[opts.caption_column].to_pylist()):
+        got = None
+        if src is not None and not isinstance(src, str):
             stats["unusable_url"] += 1  # a number or a structure where the url should be
-            continue
-        if img["alt"] is not None and not isinstance(img["alt"], str):
+        elif alt is not None and not isinstance(alt, str):
             stats["bad_records"] += 1
-            continue
-        got = _image_row(img["src"] or "", None, img, stats, opts)
+        else:
+            got = _kept(src or "", alt, None, resolver, stats, opts)
+        keep.append(got is not None)
         if got is not None:
-            rows.append({**row, **got, "source": url, "_file": file_index, "_record": pos, "_pos": 0})
-    return rows, stats
+            add_url(got[0]), add_key(got[1]), add_text(got[2])
+    rest = table.drop_columns([opts.url_column, opts.caption_column]).filter(pa.array(keep, pa.bool_()))
+    n = rest.num_rows
+    for name, values in cols.data.items():
+        rest = _set_column(rest, name, pa.array(values, pa.string()))
+    for name in ("title", "width_attr", "height_attr"):
+        rest = _set_column(rest, name, pa.nulls(n, pa.string()))
+    return _set_column(rest, "source", pa.array([url] * n, pa.string())), stats
+
+
+def _set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)
 
 
 def _read_table(url: str, text_columns: tuple[str, ...]) -> pa.Table:
@@ -117,9 +148,20 @@ def expand_inputs(spec: str) -> list[str]:
     return files
 
 
-def with_language(rows: list[dict]) -> None:
-    for row in rows:
-        row["lang"], row["lang_confidence"] = identify(row["text"])
+def with_language(table: pa.Table) -> pa.Table:
+    """``lang`` and ``lang_confidence`` columns, identified in one batch."""
+    langs, probs = identify_many(table["text"].to_pylist())
+    table = _set_column(table, "lang", pa.array(langs, pa.string()))
+    return _set_column(table, "lang_confidence", pa.array(probs, pa.float64()))
+
+
+def with_dedup_hash(table: pa.Table) -> pa.Table:
+    """``_h1``/``_h2``: BLAKE2b-128 of ``url + "\\n" + text``, as two unsigned 64-bit
+    columns, so that the cross-file dedup shuffles fixed-width keys, never strings."""
+    digests = b"".join(hashlib.blake2b(f"{u}\n{t}".encode("utf-8", errors="surrogatepass"), digest_size=16).digest()
+                       for u, t in zip(table["url"].to_pylist(), table["text"].to_pylist()))
+    halves = np.frombuffer(digests, dtype="<u8").reshape(-1, 2) if digests else np.zeros((0, 2), np.uint64)
+    return table.append_column(HASH[0], pa.array(halves[:, 0])).append_column(HASH[1], pa.array(halves[:, 1]))
 
 
 PARSED = "_parsed"
@@ -142,37 +184,9 @@ class IngestStage(ShardStage):
     def process(self, shard: Shard) -> ShardOutput:
         url = shard.source
         extract = extract_table if url.endswith(TABLE_SUFFIXES) else extract_archive
-        rows, stats = extract(url, shard.index, self.opts)
+        table, stats = extract(url, shard.index, self.opts)
         if self.opts.langid:
-            with_language(rows)
-        table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.int64()) for c in ORDER})
+            table = with_language(table)
+        table = with_dedup_hash(table)
         return ShardOutput({layout.data_url(self.out_dir, shard.name): table}, {"file": url, **stats,
-                                                                                "kept": len(rows)})
-
-
-def parsed_rows(parsed_dir: str, name: str) -> list[dict]:
-    return read_parquet(layout.data_url(parsed_dir, name)).to_pylist()
-
-
-
-def dedup_key(row: dict) -> tuple:
-    """``(64-bit hash, url, text)``: the hash places the pair in a partition the same way in
-    every process (Python's own string hash is salted per process)."""
-    import hashlib
-
-    digest = hashlib.blake2b(f"{row['url']}\n{row['text']}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little"), row["url"], row["text"]
-
-
-def earliest(a: dict, b: dict) -> dict:
-    """The representative of duplicates: the first occurrence in input order."""
-    return a if tuple(a[c] for c in ORDER) <= tuple(b[c] for c in ORDER) else b
-
-
-def pool_table(rows: list[dict]) -> pa.Table:
-    """A pool shard: rows in input order, bookkeeping columns dropped."""
-    rows = sorted(rows, key=lambda r: tuple(r[c] for c in ORDER))
-    if not rows:
-        return pa.table({"key": pa.array([], pa.string()), "url": pa.array([], pa.string()),
-                         "text": pa.array([], pa.string())})
-    return pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ORDER} for r in rows])
+                                                                                "kept": table.num_rows})

@@ -1,11 +1,14 @@
-"""Reading WARC and WAT files (gzip or not) record by record with warcio; a broken record
+"""Reading WARC and WAT files (gzip or not) record by record with FastWARC (warcio for
+ARC files, which it converts); a broken record
 or a truncated gzip member is counted and the rest of the file is still read when it can be:
 in a gzipped file every record is its own gzip member, so reading resumes at the next
 member header after the damage."""
 
 import io
+import itertools
 import json
 import re
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,13 +48,123 @@ def iter_pages(url: str, counts: FileCounts) -> Iterator[Page]:
         gzipped = f.read(3) == GZIP_MAGIC
         f.seek(0)
         if not gzipped:
-            yield from _pages_of(f, counts)
+            head = f.read(5)
+            f.seek(0)
+            yield from (_fastwarc_pages if head.startswith(b"WARC/") else _warcio_pages)(f, counts)
             return
-        # One reader over the intact members' decompressed bytes, back to back.
-        yield from _pages_of(io.BufferedReader(_Chained(_gzip_members(f, counts)), 1 << 20), counts)
+        members = _gzip_members(f, counts)
+        first = next(members, None)
+        if first is None:
+            return
+        members = itertools.chain([first], members)
+        if _head(first).startswith(b"WARC/"):
+            # FastWARC needs a seekable stream: the intact members, several MB at a time.
+            for batch in _batches(members):
+                yield from _fastwarc_pages(batch, counts)
+        else:  # ARC: one warcio reader over the members' bytes, back to back
+            yield from _warcio_pages(io.BufferedReader(_Chained(_as_bytes(members)), 1 << 20), counts)
 
 
-def _pages_of(stream, counts: FileCounts) -> Iterator[Page]:
+BATCH_BYTES = 8 << 20
+
+
+def _head(member) -> bytes:
+    if isinstance(member, bytes):
+        return member[:5]
+    head = member.read(5)
+    member.seek(0)
+    return head
+
+
+def _batches(members) -> Iterator:
+    """Seekable streams over the members: checked members joined up to ``BATCH_BYTES``, a
+    spooled large member on its own."""
+    pending, size = [], 0
+    for member in members:
+        if isinstance(member, bytes):
+            pending.append(member)
+            size += len(member)
+            if size < BATCH_BYTES:
+                continue
+        if pending:
+            yield io.BytesIO(b"".join(pending))
+            pending, size = [], 0
+        if not isinstance(member, bytes):
+            with member:
+                yield member
+    if pending:
+        yield io.BytesIO(b"".join(pending))
+
+
+def _as_bytes(members) -> Iterator[bytes]:
+    for member in members:
+        if isinstance(member, bytes):
+            yield member
+        else:
+            with member:
+                while chunk := member.read(CHUNK_READ):
+                    yield chunk
+
+
+def _fastwarc_pages(stream, counts: FileCounts) -> Iterator[Page]:
+    from fastwarc.warc import ArchiveIterator  # imported here: other commands run without it
+
+    records = iter(ArchiveIterator(stream, parse_http=True, auto_decode="all"))
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except BaseException as exc:  # a record that does not parse ends what can be read
+            if not _parse_error(exc):
+                raise
+            counts.bad_records += 1
+            return
+        counts.records += 1
+        try:
+            page = _fastwarc_page(record)
+        except Exception:  # noqa: BLE001 - one bad record never fails the file
+            counts.bad_records += 1
+            continue
+        if page is not None:
+            yield page
+
+
+def _parse_error(exc: BaseException) -> bool:
+    # FastWARC (Rust) reports some failures as pyo3's PanicException, a BaseException.
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _fastwarc_page(record) -> Page | None:
+    from fastwarc.warc import WarcRecordType
+
+    kind = record.record_type
+    if kind in (WarcRecordType.unknown, WarcRecordType.no_type):
+        raise BadRecord(f"not a WARC record type: {record.headers.get('WARC-Type')!r}")
+    headers = record.headers
+    if kind == WarcRecordType.response and record.is_http:
+        ctype = record.http_headers.get("Content-Type") or ""
+        if "html" not in ctype.lower():
+            return None
+        return Page(url=headers.get("WARC-Target-URI"), body=record.reader.read(), charset=_charset(ctype),
+                    lang=headers.get("WARC-Identified-Content-Language"))
+    if kind == WarcRecordType.metadata and "json" in (headers.get("Content-Type") or ""):
+        return _wat_page(headers.get("WARC-Target-URI"), record.reader.read())
+    return None
+
+
+def _charset(ctype: str) -> str | None:
+    return ctype.split("charset=")[-1].split(";")[0].strip() if "charset=" in ctype else None
+
+
+def _wat_page(target: str | None, payload: bytes) -> Page:
+    meta = json.loads(payload)
+    if not isinstance(meta, dict):
+        raise BadRecord("WAT metadata is not a JSON object")
+    return Page(url=target or _wat_target(meta), wat=wat_images(meta))
+
+
+def _warcio_pages(stream, counts: FileCounts) -> Iterator[Page]:
     from warcio.archiveiterator import ArchiveIterator  # imported here: other commands run without it
 
     records = ArchiveIterator(stream, arc2warc=True)
@@ -94,29 +207,30 @@ class _Chained(io.RawIOBase):
         return n
 
 
-def _gzip_members(f, counts: FileCounts) -> Iterator[bytes]:
+def _gzip_members(f, counts: FileCounts) -> Iterator:
     """The decompressed gzip members of ``f`` in order, read sequentially; a damaged member
     is counted and reading goes on at the next member header after its start. A member
     larger than ``MAX_CHECKED_MEMBER`` (a whole file gzipped at once, not one record per
-    member) is streamed through unchecked, so memory stays bounded."""
+    member) is spooled to a temporary file, unchecked, and that file is yielded in place
+    of bytes, so memory stays bounded."""
     position, pending, resyncs = 0, b"", 0  # pending: the file's bytes from ``position`` on
     while True:
         data = pending or f.read(CHUNK_READ)
         if not data:
             return
         inflate = zlib.decompressobj(31)
-        parts, size, used, streamed, whole = [], 0, 0, False, False
+        parts, size, used, spool, whole = [], 0, 0, None, False
         try:
             while data:
                 out = inflate.decompress(data)
-                if streamed:
-                    yield out
+                if spool is not None:
+                    spool.write(out)
                 else:
                     parts.append(out)
                     size += len(out)
                     if size > MAX_CHECKED_MEMBER:
-                        streamed = True
-                        yield b"".join(parts)
+                        spool = tempfile.SpooledTemporaryFile(max_size=MAX_CHECKED_MEMBER)
+                        spool.write(b"".join(parts))
                         parts = []
                 if inflate.eof:
                     pending = inflate.unused_data
@@ -127,8 +241,11 @@ def _gzip_members(f, counts: FileCounts) -> Iterator[bytes]:
                 data = f.read(CHUNK_READ)
         except zlib.error:
             pass
-        if whole and (streamed or _whole_records(member := b"".join(parts))):
-            if not streamed:
+        if spool is not None:  # what decompressed before any damage is read
+            spool.seek(0)
+            yield spool
+        if whole and (spool is not None or _whole_records(member := b"".join(parts))):
+            if spool is None:
                 yield member
             position += used
             continue
@@ -198,14 +315,10 @@ def _page(record) -> Page | None:
         ctype = record.http_headers.get_header("Content-Type") or ""
         if "html" not in ctype.lower():
             return None
-        charset = ctype.split("charset=")[-1].split(";")[0].strip() if "charset=" in ctype else None
-        return Page(url=target, body=record.content_stream().read(), charset=charset,
+        return Page(url=target, body=record.content_stream().read(), charset=_charset(ctype),
                     lang=record.rec_headers.get_header("WARC-Identified-Content-Language"))
     if record.rec_type == "metadata" and "json" in (record.rec_headers.get_header("Content-Type") or ""):
-        meta = json.loads(record.content_stream().read())
-        if not isinstance(meta, dict):
-            raise BadRecord("WAT metadata is not a JSON object")
-        return Page(url=target or _wat_target(meta), wat=wat_images(meta))
+        return _wat_page(target, record.content_stream().read())
     return None
 
 
