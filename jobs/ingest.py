@@ -11,33 +11,41 @@ import logging
 import sys
 from functools import partial
 
+import numpy as np
+
 from curation import layout
 from curation.config import IngestConfig
 from curation.ingest import dedup
 from curation.ingest.extract import IngestStage, expand_inputs
-from curation.io import check_output_folder, join, using_storage, write_json_atomic, write_parquet_atomic
+from curation.io import check_output_folder, join, using_storage, write_json_atomic
 from jobs.spark import run_stage, spark_for
 
 log = logging.getLogger("curate")
-PARSED_FORMAT = 2  # parsed shards carry the dedup hash columns
+PARSED_FORMAT = 2  # parsed shards have a .hashes file beside them
 
 
-def _hash_blocks(parsed_dir, storage, offsets, n_parts, item):
-    index, name = item
+def _hash_blocks(parsed_dir, storage, offsets, reducers, items):
     with using_storage(storage):
-        return dedup.hash_blocks(parsed_dir, name, int(offsets[index]), n_parts)
+        for index, name in items:
+            yield from dedup.hash_blocks(parsed_dir, name, int(offsets[index]), reducers)
 
 
 def _routed_duplicates(ranges, blocks):
     return dedup.route(dedup.duplicates([block for _, block in blocks]), ranges)
 
 
-def _write_shard(out, parsed_dir, storage, names, offsets, ranges, index, blocks):
+def _write_shards(out, parsed_dir, storage, names, offsets, ranges, writers, writer, blocks):
+    """Write the output shards ``writer, writer + writers, ...``."""
+    drops = {}
+    for shard, block in blocks:
+        drops.setdefault(shard, []).append(block)
+    rows = []
     with using_storage(storage):
-        table = dedup.pool_shard(parsed_dir, names, offsets, int(ranges[index]), int(ranges[index + 1]),
-                                 [block for _, block in blocks])
-        write_parquet_atomic(join(out, f"{layout.shard_name(index)}.parquet"), table)
-    return [table.num_rows]
+        for shard in range(writer, len(ranges) - 1, writers):
+            drop = np.frombuffer(b"".join(drops.get(shard, [])), dtype=np.int64)
+            rows.append(dedup.write_pool_shard(join(out, f"{layout.shard_name(shard)}.parquet"), parsed_dir, names,
+                                               offsets, int(ranges[shard]), int(ranges[shard + 1]), drop))
+    return rows
 
 
 def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
@@ -59,11 +67,13 @@ def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     n_out = len(ranges) - 1
     sc = spark.sparkContext
     sc.setJobDescription(f"ingest: dedup into {n_out} shards")
-    hashes = sc.parallelize(list(enumerate(names)), len(names)).flatMap(
-        partial(_hash_blocks, stage.out_dir, storage, offsets, n_out))
-    dups = hashes.partitionBy(n_out, lambda part: part).mapPartitions(partial(_routed_duplicates, ranges))
-    written = dups.partitionBy(n_out, lambda shard: shard).mapPartitionsWithIndex(
-        partial(_write_shard, cfg.out, stage.out_dir, storage, names, offsets, ranges)).collect()
+    readers = dedup.task_count(len(names), sc.defaultParallelism)
+    writers = dedup.task_count(n_out, sc.defaultParallelism)
+    hashes = sc.parallelize(list(enumerate(names)), readers).mapPartitions(
+        partial(_hash_blocks, stage.out_dir, storage, offsets, writers))
+    dups = hashes.partitionBy(writers, lambda part: part).mapPartitions(partial(_routed_duplicates, ranges))
+    written = dups.partitionBy(writers, lambda shard: shard).mapPartitionsWithIndex(
+        partial(_write_shards, cfg.out, stage.out_dir, storage, names, offsets, ranges, writers)).collect()
     sc.setJobDescription(None)
     before = sum(s["kept"] for s in stats)
     summary = {"files": len(files), "pairs_before_dedup": before, "pairs_after_dedup": sum(written),

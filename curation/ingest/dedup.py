@@ -1,23 +1,42 @@
 """Cross-file dedup of exact (url, text) pairs, on fixed-width keys only.
 
 Every parsed row has a global index (its file's offset plus its row number, so input
-order) and a 128-bit hash of its pair (``_h1``, ``_h2``). The hashes go to ``n_parts``
-reducers by ``_h1``; a reducer sorts its (hash, index) records and marks every record but
-the first of each hash as a duplicate; the duplicates' indexes go to the output shard
-whose range of global indexes holds them; an output shard reads its range of the parsed
-files, drops its duplicates and is written in input order. Strings never move: the
+order) and a 128-bit hash of its pair (``NNNNN.hashes`` beside the parsed shard). The
+hashes go to reducers by their first 64 bits; a reducer sorts its (hash, index) records
+and marks every record but the first of each hash as a duplicate; the duplicates' indexes
+go to the writer of the output shard whose range of global indexes holds them; an output
+shard is its range of the parsed files without its duplicates, in input order (a byte copy
+when the range is one whole parsed file without duplicates). Strings never move: the
 shuffles carry 24- and 8-byte records, and the rows stay in their parsed files.
 """
+
+import hashlib
 
 import numpy as np
 import pyarrow as pa
 
 from curation import layout
-from curation.ingest.extract import HASH
-from curation.io import read_parquet
+from curation.io import join, open_read, read_bytes, read_parquet, write_atomic
 
 RECORD = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("index", "<i8")])
 EMPTY_POOL = pa.schema([("key", pa.string()), ("url", pa.string()), ("text", pa.string())])
+MAX_FILES_PER_TASK = 16
+
+
+def hashes_url(parsed_dir: str, name: str) -> str:
+    return join(parsed_dir, f"{name}.hashes")
+
+
+def pair_hashes(urls: list[str], texts: list[str]) -> bytes:
+    """BLAKE2b-128 of ``url + "\\n" + text`` per row, 16 bytes each, back to back."""
+    return b"".join(hashlib.blake2b(f"{u}\n{t}".encode("utf-8", errors="surrogatepass"), digest_size=16).digest()
+                    for u, t in zip(urls, texts))
+
+
+def task_count(items: int, parallelism: int) -> int:
+    """Tasks for ``items`` small per-file steps: a few per core, at most
+    ``MAX_FILES_PER_TASK`` files each, so Spark's per-task cost is shared."""
+    return max(1, min(items, max(2 * parallelism, -(-items // MAX_FILES_PER_TASK))))
 
 
 def output_ranges(rows_per_file: list[int], shards: int | None) -> np.ndarray:
@@ -29,15 +48,14 @@ def output_ranges(rows_per_file: list[int], shards: int | None) -> np.ndarray:
     return np.array([offsets[-1] * k // shards for k in range(shards + 1)], dtype=np.int64)
 
 
-def hash_blocks(parsed_dir: str, name: str, offset: int, n_parts: int) -> list[tuple[int, bytes]]:
+def hash_blocks(parsed_dir: str, name: str, offset: int, reducers: int) -> list[tuple[int, bytes]]:
     """``(reducer, records)`` of one parsed file: its rows' hashes and global indexes,
     grouped by reducer."""
-    table = read_parquet(layout.data_url(parsed_dir, name), columns=list(HASH))
-    records = np.empty(table.num_rows, dtype=RECORD)
-    records["h1"] = table[HASH[0]].to_numpy()
-    records["h2"] = table[HASH[1]].to_numpy()
-    records["index"] = offset + np.arange(table.num_rows, dtype=np.int64)
-    part = records["h1"] % np.uint64(n_parts)
+    halves = np.frombuffer(read_bytes(hashes_url(parsed_dir, name)), dtype="<u8").reshape(-1, 2)
+    records = np.empty(len(halves), dtype=RECORD)
+    records["h1"], records["h2"] = halves[:, 0], halves[:, 1]
+    records["index"] = offset + np.arange(len(halves), dtype=np.int64)
+    part = records["h1"] % np.uint64(reducers)
     return [(int(p), records[part == p].tobytes()) for p in np.unique(part)]
 
 
@@ -46,8 +64,7 @@ def duplicates(blocks: list[bytes]) -> np.ndarray:
     if not blocks:
         return np.zeros(0, dtype=np.int64)
     records = np.frombuffer(b"".join(blocks), dtype=RECORD)
-    order = np.lexsort((records["index"], records["h2"], records["h1"]))
-    ranked = records[order]
+    ranked = records[np.lexsort((records["index"], records["h2"], records["h1"]))]
     same = (ranked["h1"][1:] == ranked["h1"][:-1]) & (ranked["h2"][1:] == ranked["h2"][:-1])
     return ranked["index"][1:][same]
 
@@ -58,22 +75,33 @@ def route(dups: np.ndarray, ranges: np.ndarray) -> list[tuple[int, bytes]]:
     return [(int(s), dups[shard == s].tobytes()) for s in np.unique(shard)]
 
 
-def pool_shard(parsed_dir: str, names: list[str], file_offsets: np.ndarray, start: int, end: int,
-               dup_blocks: list[bytes]) -> pa.Table:
-    """Rows ``[start, end)`` of the parsed files, duplicates dropped, hashes removed."""
-    drop = np.frombuffer(b"".join(dup_blocks), dtype=np.int64) if dup_blocks else np.zeros(0, np.int64)
-    parts = []
+def write_pool_shard(url: str, parsed_dir: str, names: list[str], file_offsets: np.ndarray, start: int, end: int,
+                     drop: np.ndarray) -> int:
+    """Write rows ``[start, end)`` of the parsed files minus the ``drop`` indexes to
+    ``url``; return how many rows it has."""
     first = max(int(np.searchsorted(file_offsets, start, side="right")) - 1, 0)
+    spans = []
     for i in range(first, len(names)):
         lo, hi = int(file_offsets[i]), int(file_offsets[i + 1])
         if lo >= end:
             break
-        if hi <= start or hi == lo:
-            continue
-        a, b = max(start, lo), min(end, hi)
-        table = read_parquet(layout.data_url(parsed_dir, names[i])).slice(a - lo, b - a)
-        keep = ~np.isin(np.arange(a, b, dtype=np.int64), drop)
-        parts.append(table.filter(pa.array(keep)).drop_columns(list(HASH)))
-    if not parts:
-        return EMPTY_POOL.empty_table()
-    return pa.concat_tables(parts, promote_options="permissive")
+        if hi > start and hi > lo:
+            spans.append((i, max(start, lo), min(end, hi)))
+    if len(spans) == 1 and not len(drop) and _whole_file(spans[0], file_offsets):
+        with open_read(layout.data_url(parsed_dir, names[spans[0][0]])) as f:  # the whole file, as it is
+            write_atomic(url, f)
+        return end - start
+    parts = []
+    for i, a, b in spans:
+        table = read_parquet(layout.data_url(parsed_dir, names[i])).slice(a - int(file_offsets[i]), b - a)
+        if len(drop):
+            table = table.filter(pa.array(~np.isin(np.arange(a, b, dtype=np.int64), drop)))
+        parts.append(table)
+    table = pa.concat_tables(parts, promote_options="permissive") if parts else EMPTY_POOL.empty_table()
+    write_atomic(url, table)
+    return table.num_rows
+
+
+def _whole_file(span: tuple[int, int, int], file_offsets: np.ndarray) -> bool:
+    i, a, b = span
+    return a == file_offsets[i] and b == file_offsets[i + 1]

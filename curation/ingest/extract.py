@@ -2,10 +2,8 @@
 of a table, with text hygiene, language id and per-file stats. Rows are gathered as
 columns (one list per field) and become one Arrow table per file."""
 
-import hashlib
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -13,6 +11,7 @@ import pyarrow.json as pajson
 from curation import layout
 from curation.errors import InputError
 from curation.ingest import html as html_mod
+from curation.ingest.dedup import hashes_url, pair_hashes
 from curation.ingest.langid import identify_many
 from curation.ingest.records import FileCounts, iter_pages
 from curation.ingest.urls import PageResolver
@@ -21,7 +20,6 @@ from curation.shards import Shard, ShardOutput, ShardStage
 
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wat", ".wat.gz", ".arc", ".arc.gz")
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
-HASH = ("_h1", "_h2")  # 128-bit hash of (url, text): the cross-file dedup key
 ARCHIVE_COLUMNS = ("key", "url", "text", "title", "width_attr", "height_attr", "page_url")
 
 
@@ -155,15 +153,6 @@ def with_language(table: pa.Table) -> pa.Table:
     return _set_column(table, "lang_confidence", pa.array(probs, pa.float64()))
 
 
-def with_dedup_hash(table: pa.Table) -> pa.Table:
-    """``_h1``/``_h2``: BLAKE2b-128 of ``url + "\\n" + text``, as two unsigned 64-bit
-    columns, so that the cross-file dedup shuffles fixed-width keys, never strings."""
-    digests = b"".join(hashlib.blake2b(f"{u}\n{t}".encode("utf-8", errors="surrogatepass"), digest_size=16).digest()
-                       for u, t in zip(table["url"].to_pylist(), table["text"].to_pylist()))
-    halves = np.frombuffer(digests, dtype="<u8").reshape(-1, 2) if digests else np.zeros((0, 2), np.uint64)
-    return table.append_column(HASH[0], pa.array(halves[:, 0])).append_column(HASH[1], pa.array(halves[:, 1]))
-
-
 PARSED = "_parsed"
 
 
@@ -187,6 +176,7 @@ class IngestStage(ShardStage):
         table, stats = extract(url, shard.index, self.opts)
         if self.opts.langid:
             table = with_language(table)
-        table = with_dedup_hash(table)
-        return ShardOutput({layout.data_url(self.out_dir, shard.name): table}, {"file": url, **stats,
-                                                                                "kept": table.num_rows})
+        hashes = pair_hashes(table["url"].to_pylist(), table["text"].to_pylist())
+        return ShardOutput({layout.data_url(self.out_dir, shard.name): table,
+                            hashes_url(self.out_dir, shard.name): hashes}, {"file": url, **stats,
+                                                                            "kept": table.num_rows})
