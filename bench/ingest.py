@@ -5,8 +5,9 @@ FastWARC + selectolax parse of the same files, on one core.
 
 The inputs are WARC files of HTML pages built from real text (WordNet glosses for English,
 Django's translation catalogs for ~100 other languages), with the ``<img>`` forms pages
-use: absolute, root-relative, relative and protocol-relative sources, ``<base href>``,
-``data:`` URIs, images without alt-text, and text around them. Per-file marginal seconds
+use: site logos and icons repeated on every page (exact duplicates), absolute,
+root-relative, relative and protocol-relative sources, ``<base href>``, ``data:`` URIs,
+images without alt-text, and text around them. Per-file marginal seconds
 are ``(t(N files) - t(1 file)) / (N - 1)`` of ``run_ingest`` in one ``local[1]`` session,
 so session start and job overheads cancel out; the plain loop runs on the same files in the
 same process. ``pairs_sha256`` digests the sorted (url, text) pairs of the pool, to compare
@@ -42,7 +43,11 @@ def _page(rng: random.Random, i: int, texts: list[str], prose: list[str]) -> tup
              "</script><style>.nav a{color:#333} img{max-width:100%}</style>"]
     if i % 10 == 0:
         parts.append('<base href="/static/v2/">')
-    parts.append("</head><body><nav>" + "".join(f'<a href="/s/{k}">{rng.choice(prose)[:30]}</a>'
+    # Site templates repeat images on every page: exact (url, text) duplicates within and
+    # across files, which the dedup removes.
+    parts.append(f'</head><body><header><img src="/static/logo.svg" alt="www.site{i % 97}.example logo">'
+                 '<img src="https://cdn.share.example/icons/share.png" alt="Share this page"></header><nav>'
+                 + "".join(f'<a href="/s/{k}">{rng.choice(prose)[:30]}</a>'
                                                  for k in range(8)) + "</nav><main>")
     for j in range(IMAGES_PER_PAGE):
         src = _src(rng, i, j, cdn)

@@ -83,8 +83,8 @@ def test_commands_without_spark_run_where_pyspark_is_absent(run_folder):
 
 def test_gpu_commands_need_no_ingest_or_spark_packages():
     """``curate embed|index|knn|dedup|train`` on a GPU machine with only the GPU packages:
-    building the command line must not import pyspark, selectolax, warcio or py3langid."""
-    code = ("import sys\nfor m in ('pyspark', 'selectolax', 'warcio', 'py3langid', 'protego'):\n"
+    building the command line must not import pyspark, or ingest's readers and language id."""
+    code = ("import sys\nfor m in ('pyspark', 'selectolax', 'warcio', 'fastwarc', 'isal', 'py3langid', 'protego'):\n"
             "    sys.modules[m] = None\nimport jobs.cli\njobs.cli.build_parser()\n"
             "import jobs.gpu, curation.gpu.embed\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -2,6 +2,8 @@
 of a table, with text hygiene, language id and per-file stats. Rows are gathered as
 columns (one list per field) and become one Arrow table per file."""
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -57,25 +59,36 @@ def _kept(src, alt, title, resolver, stats: dict, opts: IngestOptions):
 
 def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.Table, dict]:
     counts = FileCounts()
-    stats = {"pages": 0, "images": 0, "with_alt": 0, "unusable_url": 0, "too_long": 0}
-    cols = _Columns(ARCHIVE_COLUMNS)
-    add_key, add_url, add_text, add_title, add_width, add_height, add_page = cols.add
+    pages = images = with_alt = unusable = too_long = 0
+    limit = opts.max_text_chars
+    rows: list[tuple] = []
+    add = rows.append
     for page in iter_pages(url, counts):
-        stats["pages"] += 1
+        pages += 1
         if page.wat is not None:
             base, found = page.wat
         else:
             base, found = html_mod.images(html_mod.decode_html(page.body, page.charset))
-        stats["images"] += len(found)
-        resolver = PageResolver(page.url, base)
-        for img in found:
-            kept = _kept(img.get("src"), img.get("alt"), img.get("title"), resolver, stats, opts)
-            if kept is not None:
-                add_url(kept[0]), add_key(kept[1]), add_text(kept[2]), add_title(kept[3])
-                add_width(img.get("width")), add_height(img.get("height")), add_page(page.url)
-    n = len(cols.data["key"])
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in cols.data.items()})
-    table = table.append_column("source", pa.array([url] * n, pa.string()))
+        images += len(found)
+        resolve, page_url = PageResolver(page.url, base), page.url
+        # The same checks, in the same order, as ``_kept``; inlined: this loop runs per image.
+        for src, alt, title, width, height in found:
+            resolved = resolve(src)
+            if resolved is None:
+                unusable += 1
+                continue
+            text = alt.strip() if alt else ""
+            if not text:
+                continue
+            with_alt += 1
+            if limit and len(text) > limit:
+                too_long += 1
+                continue
+            add((resolved[1], resolved[0], text, (title.strip() or None) if title else None, width, height, page_url))
+    columns = list(zip(*rows)) if rows else [()] * len(ARCHIVE_COLUMNS)
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(ARCHIVE_COLUMNS, columns)})
+    table = table.append_column("source", pa.array([url] * len(rows), pa.string()))
+    stats = {"pages": pages, "images": images, "with_alt": with_alt, "unusable_url": unusable, "too_long": too_long}
     return table, {"records": counts.records, "bad_records": counts.bad_records, **stats}
 
 
@@ -153,6 +166,19 @@ def with_language(table: pa.Table) -> pa.Table:
     return _set_column(table, "lang_confidence", pa.array(probs, pa.float64()))
 
 
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector paused: a file makes ~10 objects per image, none in a
+    cycle, and the collections they trigger cost ~10% of the extraction."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 PARSED = "_parsed"
 
 
@@ -173,10 +199,11 @@ class IngestStage(ShardStage):
     def process(self, shard: Shard) -> ShardOutput:
         url = shard.source
         extract = extract_table if url.endswith(TABLE_SUFFIXES) else extract_archive
-        table, stats = extract(url, shard.index, self.opts)
-        if self.opts.langid:
-            table = with_language(table)
-        hashes = pair_hashes(table["url"].to_pylist(), table["text"].to_pylist())
+        with _collector_paused():
+            table, stats = extract(url, shard.index, self.opts)
+            if self.opts.langid:
+                table = with_language(table)
+            hashes = pair_hashes(table["url"].to_pylist(), table["text"].to_pylist())
         return ShardOutput({layout.data_url(self.out_dir, shard.name): table,
                             hashes_url(self.out_dir, shard.name): hashes}, {"file": url, **stats,
                                                                             "kept": table.num_rows})

@@ -3,7 +3,6 @@
 import re
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
-KEPT_ATTRS = ("alt", "title", "width", "height", "loading")
 
 
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
@@ -23,14 +22,17 @@ def _meta_charset(body: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def images(html: str) -> tuple[str | None, list[dict]]:
-    """``(base href, [{src, alt, title, ...}])`` in document order."""
+def images(html: str) -> tuple[str | None, list[tuple]]:
+    """``(base href, [(src, alt, title, width, height), ...])`` in document order; the
+    first ``<base href>`` is found in the same walk as the images."""
     from selectolax.lexbor import LexborHTMLParser  # imported here: commands without ingest run without it
 
-    tree = LexborHTMLParser(html)
-    base = tree.css_first("base[href]")
-    found = []
-    for node in tree.css("img"):
+    base, found = None, []
+    add = found.append
+    for node in LexborHTMLParser(html).css("img, base[href]"):
         attrs = node.attributes
-        found.append({"src": attrs.get("src"), **{k: attrs.get(k) for k in KEPT_ATTRS}})
-    return (base.attributes.get("href") if base else None), found
+        if node.tag == "img":
+            add((attrs.get("src"), attrs.get("alt"), attrs.get("title"), attrs.get("width"), attrs.get("height")))
+        elif base is None:
+            base = attrs.get("href")
+    return base, found

@@ -74,7 +74,7 @@ class PageResolver:
 
     def __init__(self, page_url: str | None, base_href: str | None):
         self.page_url, self.base_href = page_url, base_href
-        self.scheme = self.prefix = self.directory = None
+        self.scheme = self.prefix = self.normalized = self.directory = None
         try:
             href = base_href.strip() if base_href else ""
             base = urljoin(page_url, href) if href else page_url
@@ -85,33 +85,26 @@ class PageResolver:
                 and not parts.params and _plain_segments(parts.path.lstrip("/"))):
             self.scheme = parts.scheme
             self.prefix = f"{parts.scheme}://{parts.netloc}"
+            self.normalized = f"{parts.scheme}://{parts.netloc.lower()}"
             self.directory = parts.path[:parts.path.rfind("/") + 1] or "/"
 
     def __call__(self, src: str | None) -> tuple[str, str] | None:
-        src = (src or "").strip()
-        if self.scheme is not None and src:
-            fast = self._fast(src)
-            if fast is not None:
-                return fast
+        if src and self.prefix is not None:
+            src = src.strip()
+            if src:
+                path_query = None
+                if src[0] == "/" and src[1:2] != "/":  # root-relative
+                    if "/." not in src and _ROOTED.match(src):
+                        path_query = src
+                elif (match := _ABSOLUTE.match(src)) is not None:
+                    scheme = match.group(1)[:-1] if match.group(1) else self.scheme
+                    netloc, rest = match.group(2), match.group(3)
+                    if rest[:1] != "/":
+                        rest = "/" + rest
+                    return f"{scheme}://{netloc}{rest}", _key(f"{scheme}://{netloc.lower()}{rest}")
+                elif src[0] != "." and "/." not in src and "//" not in src and _RELATIVE.match(src):
+                    path_query = self.directory + src
+                if path_query is not None:
+                    return self.prefix + path_query, _key(self.normalized + path_query)
         url = resolve(self.page_url, self.base_href, src)
         return None if url is None else (url, url_key(url))
-
-    def _fast(self, src: str) -> tuple[str, str] | None:
-        if src[0] == "/" and (match := _ROOTED.match(src)) and _plain_segments(src.split("?", 1)[0]):
-            path_query, netloc, scheme = src, None, self.scheme
-        elif (match := _ABSOLUTE.match(src)) is not None:
-            scheme = match.group(1)[:-1] if match.group(1) else self.scheme
-            netloc, path_query = match.group(2), match.group(3)
-            if not path_query.startswith("/"):
-                path_query = "/" + path_query
-        elif _RELATIVE.match(src) and _plain_segments(path := src.split("?", 1)[0]) and path:
-            path_query, netloc, scheme = self.directory + src, None, self.scheme
-        else:
-            return None
-        if netloc is None:
-            url = self.prefix + path_query
-            normalized = f"{scheme}://{self.prefix[len(scheme) + 3:].lower()}{path_query}"
-        else:
-            url = f"{scheme}://{netloc}{path_query}"
-            normalized = f"{scheme}://{netloc.lower()}{path_query}"
-        return url, _key(normalized)
