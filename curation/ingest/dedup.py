@@ -1,16 +1,15 @@
 """Cross-file dedup of exact (url, text) pairs, on fixed-width keys only.
 
 Every parsed row has a global index (its file's offset plus its row number, so input
-order) and a 128-bit hash of its pair (``NNNNN.hashes`` beside the parsed shard). The
-hashes go to reducers by their first 64 bits; a reducer sorts its (hash, index) records
-and marks every record but the first of each hash as a duplicate; the duplicates' indexes
-go to the writer of the output shard whose range of global indexes holds them; an output
-shard is its range of the parsed files without its duplicates, in input order (a byte copy
-when the range is one whole parsed file without duplicates). Strings never move: the
+order) and a 128-bit hash of its pair (``NNNNN.hashes`` beside the parsed shard, see
+``curation.ingest.pairhash``). The hashes go to reducers by their first 64 bits; a reducer
+sorts its (hash, index) records and marks every record but the first of each hash as a
+duplicate; the duplicates' indexes go to the writer of the output shard whose range of
+global indexes holds them; an output shard is its range of the parsed files without its
+duplicates, in input order (a byte copy when the range is one whole parsed file without
+duplicates). Strings never move: the
 shuffles carry 24- and 8-byte records, and the rows stay in their parsed files.
 """
-
-import hashlib
 
 import numpy as np
 import pyarrow as pa
@@ -25,12 +24,6 @@ MAX_FILES_PER_TASK = 16
 
 def hashes_url(parsed_dir: str, name: str) -> str:
     return join(parsed_dir, f"{name}.hashes")
-
-
-def pair_hashes(urls: list[str], texts: list[str]) -> bytes:
-    """BLAKE2b-128 of ``url + "\\n" + text`` per row, 16 bytes each, back to back."""
-    return b"".join(hashlib.blake2b(f"{u}\n{t}".encode("utf-8", errors="surrogatepass"), digest_size=16).digest()
-                    for u, t in zip(urls, texts))
 
 
 def task_count(items: int, parallelism: int) -> int:

@@ -13,8 +13,9 @@ import pyarrow.json as pajson
 from curation import layout
 from curation.errors import InputError
 from curation.ingest import html as html_mod
-from curation.ingest.dedup import hashes_url, pair_hashes
+from curation.ingest.dedup import hashes_url
 from curation.ingest.langid import identify_many
+from curation.ingest.pairhash import pair_hashes
 from curation.ingest.records import FileCounts, iter_pages
 from curation.ingest.urls import PageResolver
 from curation.io import get_fs, is_dir, list_files, open_read, read_parquet
@@ -203,7 +204,7 @@ class IngestStage(ShardStage):
             table, stats = extract(url, shard.index, self.opts)
             if self.opts.langid:
                 table = with_language(table)
-            hashes = pair_hashes(table["url"].to_pylist(), table["text"].to_pylist())
+            hashes = pair_hashes(table["url"], table["text"]).tobytes()
         return ShardOutput({layout.data_url(self.out_dir, shard.name): table,
                             hashes_url(self.out_dir, shard.name): hashes}, {"file": url, **stats,
                                                                             "kept": table.num_rows})
