@@ -29,6 +29,8 @@ def siphash13(data: bytes, k0: int, k1: int) -> int:
 
 def _buffers(column) -> tuple[np.ndarray, np.ndarray]:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.string())  # e.g. the null type of an empty column
     if array.null_count:
         raise ValueError("pair hashes need url and text on every row")
     width = np.int64 if pa.types.is_large_string(array.type) else np.int32
@@ -95,6 +97,6 @@ def _hash_pairs(u_offsets, u_data, t_offsets, t_data, words, scratch, keys, out)
         for p in range(t_offsets[row], t_offsets[row + 1]):
             scratch[n] = t_data[p]
             n += 1
-        words[n // 8] &= np.uint64(0)  # stale bytes of a longer row are masked in _siphash13
+        # Bytes left in the last word by a longer row are masked off in _siphash13.
         out[row, 0] = _siphash13(words, n, keys[0], keys[1])
         out[row, 1] = _siphash13(words, n, keys[2], keys[3])
