@@ -1,6 +1,8 @@
-"""Real sentences in many languages, offline: the translation catalogs (``.po``) that ship in
-Django's wheel (about 100 languages, UI strings written by people), fetched once from the
-package registry into ``.bench/corpora/``, and WordNet's glosses for English.
+"""Real text in many languages, from packages on PyPI, fetched once into ``.bench/corpora/``:
+
+- sentences: the translation catalogs (``.po``) that ship in Django's and Sphinx's wheels
+  (about 100 languages, UI strings and messages written by people);
+- Thai words and Wikipedia titles from PyThaiNLP's corpus (wordfreq has no Thai).
 """
 
 import ast
@@ -13,17 +15,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / ".bench" / "corpora"
-DJANGO = "django==5.2.19"  # the last series that installs on Python 3.11
+WHEELS = {"django": "django==5.2.19",  # the last series that installs on Python 3.11
+          "sphinx": "sphinx==8.1.3", "pythainlp": "pythainlp==5.4.0"}
 _PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdifr%]|\{[^}]*\}")
 
 
-def _django_wheel() -> Path:
-    found = sorted(CORPORA.glob("[Dd]jango-*.whl"))
+def wheel(name: str) -> Path:
+    """The wheel of package ``name`` (one of ``WHEELS``), downloaded on first use."""
+    pattern = f"{name}-*.whl"
+    found = sorted(p for p in CORPORA.glob("*.whl") if p.name.lower().startswith(f"{name}-"))
     if not found:
         CORPORA.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", DJANGO, "-d", str(CORPORA)],
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEELS[name], "-d", str(CORPORA)],
                        check=True)
-        found = sorted(CORPORA.glob("[Dd]jango-*.whl"))
+        found = sorted(p for p in CORPORA.glob("*.whl") if p.name.lower().startswith(f"{name}-"))
+    if not found:
+        raise FileNotFoundError(f"no {pattern} in {CORPORA}")
     return found[-1]
 
 
@@ -59,16 +66,26 @@ def _clean(message: str) -> str:
     return " ".join(message.split())
 
 
-@lru_cache(maxsize=1)
-def po_sentences() -> dict[str, list[str]]:
-    """Language code (Django's, e.g. ``zh_Hans``, ``pt_BR``) to its distinct translated
-    strings of at least two characters; the header entries are skipped."""
+@lru_cache(maxsize=2)
+def po_sentences(packages: tuple[str, ...] = ("django",)) -> dict[str, list[str]]:
+    """Language code (as the catalogs name it, e.g. ``zh_Hans``, ``pt_BR``) to its distinct
+    translated strings of at least two characters; the header entries are skipped."""
     by_lang: dict[str, list[str]] = {}
-    with zipfile.ZipFile(_django_wheel()) as wheel:
-        for name in sorted(n for n in wheel.namelist() if n.endswith(".po")):
-            lang = name.split("/locale/")[1].split("/")[0]
-            for message in _po_strings(wheel.read(name).decode("utf-8", errors="replace")):
-                message = _clean(message)
-                if len(message) >= 2 and "Content-Type:" not in message and "Project-Id" not in message:
-                    by_lang.setdefault(lang, []).append(message)
+    for package in packages:
+        with zipfile.ZipFile(wheel(package)) as archive:
+            for name in sorted(n for n in archive.namelist() if n.endswith(".po") and "/locale/" in n):
+                lang = name.split("/locale/")[1].split("/")[0]
+                for message in _po_strings(archive.read(name).decode("utf-8", errors="replace")):
+                    message = _clean(message)
+                    if len(message) >= 2 and "Content-Type:" not in message and "Project-Id" not in message:
+                        by_lang.setdefault(lang, []).append(message)
     return {lang: list(dict.fromkeys(msgs)) for lang, msgs in by_lang.items()}
+
+
+def thai_entries() -> list[str]:
+    """PyThaiNLP's Thai word list and Thai Wikipedia titles, distinct, in that order."""
+    with zipfile.ZipFile(wheel("pythainlp")) as archive:
+        lines = []
+        for name in ("pythainlp/corpus/words_th.txt", "pythainlp/corpus/wikipedia_titles_th.txt"):
+            lines += archive.read(name).decode("utf-8").splitlines()
+    return list(dict.fromkeys(line.strip() for line in lines if line.strip()))

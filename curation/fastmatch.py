@@ -2,9 +2,10 @@
 
 Regular entries (padded by a space on both sides) become token-id sequences in an exact
 n-gram table; entries that ``metaclip-v2`` leaves unpadded on a side (CJK-like or
-punctuation edges) become an Aho-Corasick byte DFA. When those are too many for a dense
-DFA (lists of languages written without spaces) they are matched by ``pyahocorasick``
-instead: exact, but at its speed.
+punctuation edges: most entries of languages written without spaces) become a trie over
+code points, stored as a hash table of exact ``(parent node, code point)`` edges. The
+kernel walks it from every position whose character can begin such an entry (two bitmaps
+over code points answer that), so its size does not depend on a dense automaton's.
 
 The file is a JSON header followed by 64-byte-aligned raw arrays, so ``load`` maps it and
 every process on a node shares one physical copy through the page cache.
@@ -14,18 +15,17 @@ import hashlib
 import json
 import os
 import uuid
-from collections import deque
 
 import numpy as np
 
 from curation import fastmatch_kernel as k
 from curation.text import SPACED, WRAPPED
 
-MAGIC = b"CURIDX05"
-MAX_DFA_CELLS = 16_000_000  # states x byte classes of the dense DFA (64 MB of int32)
+MAGIC = b"CURIDX06"
 MAX_TOKENS = (1 << k.ID_BITS) - 1
-ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "byte_class",
-          "dfa", "dfa_out_off", "dfa_out_ids")
+ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "cp_table",
+          "cp_ids", "cp_first", "cp_after_space")
+CODE_POINT_WORDS = 0x110000 // 64  # a bitmap over every code point
 FILTER_BITS_PER_EDGE = 16
 LOAD_FACTOR = 0.6
 
@@ -71,8 +71,8 @@ def split_patterns(entries: list[str], pad) -> tuple[dict, dict]:
     return regular, irregular
 
 
-def build_arrays(regular: dict, irregular: dict) -> tuple[dict, dict]:
-    """The index arrays; also returns the irregular patterns left to a fallback (if any)."""
+def build_arrays(regular: dict, irregular: dict) -> dict:
+    """The index arrays."""
     vocab: dict[str, int] = {}
     unigram: dict[int, list[int]] = {}
     nodes: dict[tuple[int, int], int] = {}
@@ -93,10 +93,8 @@ def build_arrays(regular: dict, irregular: dict) -> tuple[dict, dict]:
     node_arrays = _node_arrays(nodes, node_ids, len(vocab))
     arrays = _token_arrays(vocab, unigram, node_arrays.pop("has_next"))
     arrays.update(node_arrays)
-    cells = (sum(len(_encode(p)) for p in irregular) + 1) * 257
-    fallback = irregular if cells > MAX_DFA_CELLS else {}
-    arrays.update(build_dfa({} if fallback else irregular))
-    return arrays, fallback
+    arrays.update(build_code_point_trie(irregular))
+    return arrays
 
 
 def _token_arrays(vocab: dict, unigram: dict, has_next: np.ndarray) -> dict:
@@ -148,62 +146,44 @@ def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
             "has_next": has_next}
 
 
-def _ranges(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    off = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x in lists], out=off[1:])
-    return off, np.array([i for x in lists for i in x], dtype=np.int32)
-
-
-def build_dfa(patterns: dict) -> dict:
-    """Aho-Corasick over byte classes as a dense DFA ``dfa[state, class]``, the entry ids
-    reported on reaching each state (its own and its suffixes'), and the trigger bytes: a
-    text holding none of them cannot contain any of the patterns."""
+def build_code_point_trie(patterns: dict) -> dict:
+    """The unpadded-edge patterns as a trie over code points: a hash table of edges (slot
+    ``[edge key, node id | has-children bit 63, entries]``, keys as ``node_key`` with
+    parent -1 at the root), the bitmaps of first code points and of code points right after
+    a leading space, and the trigger bytes: a text holding none of them cannot contain any
+    of the patterns."""
     trigger = np.zeros(256, dtype=np.bool_)
-    byte_class = np.zeros(256, dtype=np.int32)
-    if not patterns:
-        return {"dfa": np.zeros((0, 1), np.int32), "dfa_out_off": np.zeros(1, np.int64),
-                "dfa_out_ids": np.zeros(0, np.int32), "trigger": trigger, "byte_class": byte_class}
-    encoded = {_encode(p): ids for p, ids in patterns.items()}
-    for i, byte in enumerate(sorted({b for p in encoded for b in p})):
-        byte_class[byte] = i + 1
-    for pattern in patterns:
+    first = np.zeros(CODE_POINT_WORDS, dtype=np.uint64)
+    after_space = np.zeros(CODE_POINT_WORDS, dtype=np.uint64)
+    nodes: dict[tuple[int, int], int] = {}
+    node_ids: list[list[int]] = []
+    for pattern, ids in patterns.items():
+        parent = -1
+        for char in pattern:
+            parent = nodes.setdefault((parent, ord(char)), len(nodes))
+            if parent == len(node_ids):
+                node_ids.append([])
+        node_ids[parent].extend(ids)
+        _set_bit(first, ord(pattern[0]))
+        if pattern[0] == " " and len(pattern) > 1:
+            _set_bit(after_space, ord(pattern[1]))
         edge = pattern[0] if pattern[0] != " " else pattern.rstrip(" ")[-1]
         trigger[_encode(edge)[0]] = True
-    goto, out = _trie(encoded, byte_class)
-    dfa = np.zeros((len(goto), int(byte_class.max()) + 1), dtype=np.int32)
-    fail = [0] * len(goto)
-    queue = deque([0])
-    while queue:
-        s = queue.popleft()
-        if s:
-            dfa[s] = dfa[fail[s]]
-        for cls, child in goto[s].items():
-            fail[child] = int(dfa[fail[s], cls]) if s else 0
-            out[child] = out[child] + out[fail[child]]
-            queue.append(child)
-        for cls, child in goto[s].items():
-            dfa[s, cls] = child
-    # A negative transition marks a state that reports entries (state 0 never does).
-    reports = np.array([bool(o) for o in out])
-    dfa[reports[dfa]] *= -1
-    off, ids = _ranges([sorted(set(o)) for o in out])
-    return {"dfa": dfa, "dfa_out_off": off, "dfa_out_ids": ids, "trigger": trigger, "byte_class": byte_class}
+    parent = np.array([p for p, _ in nodes], dtype=np.int64)
+    last = np.array([c for _, c in nodes], dtype=np.int64)
+    has_children = np.zeros(len(nodes), dtype=np.uint64)
+    has_children[parent[parent >= 0]] = 1
+    node_word = np.arange(len(nodes), dtype=np.uint64) | (has_children << np.uint64(63))
+    overflow: list[int] = []
+    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
+    table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
+    k.fill_node_table(parent, last, node_word, info, table)
+    return {"cp_table": table, "cp_ids": np.array(overflow, dtype=np.int32), "cp_first": first,
+            "cp_after_space": after_space, "trigger": trigger}
 
 
-def _trie(encoded: dict, byte_class: np.ndarray) -> tuple[list[dict], list[list[int]]]:
-    goto: list[dict] = [{}]
-    out: list[list[int]] = [[]]
-    for pattern, ids in encoded.items():
-        state = 0
-        for byte in pattern:
-            cls = int(byte_class[byte])
-            if cls not in goto[state]:
-                goto.append({})
-                out.append([])
-                goto[state][cls] = len(goto) - 1
-            state = goto[state][cls]
-        out[state].extend(ids)
-    return goto, out
+def _set_bit(bits: np.ndarray, index: int) -> None:
+    bits[index >> 6] |= np.uint64(1) << np.uint64(index & 63)
 
 
 def _digest(arrays: dict, meta: dict) -> str:
@@ -266,8 +246,8 @@ def load_index(path: str) -> tuple[dict, dict]:
 
 
 _DTYPES = {"tok_table": "<u8", "tok_bytes": "|u1", "tok_off": "<i8", "uni_ids": "<i4", "ng_table": "<u8",
-           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|b1", "byte_class": "<i4", "dfa": "<i4",
-           "dfa_out_off": "<i8", "dfa_out_ids": "<i4"}
+           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|b1", "cp_table": "<u8", "cp_ids": "<i4",
+           "cp_first": "<u8", "cp_after_space": "<u8"}
 
 
 def check_arrays(a: dict, n_entries: int) -> None:
@@ -280,23 +260,22 @@ def check_arrays(a: dict, n_entries: int) -> None:
         need(a[name].dtype == np.dtype(dtype), f"{name} has dtype {a[name].dtype}")
     need(a["tok_table"].ndim == 2 and a["tok_table"].shape[1] == 3, "token table shape")
     need(a["ng_table"].ndim == 2 and a["ng_table"].shape[1] == 3, "trie table shape")
-    need(a["trigger"].shape == (256,) and a["byte_class"].shape == (256,), "byte tables")
-    for off, values in (("tok_off", "tok_bytes"), ("dfa_out_off", "dfa_out_ids")):
+    need(a["cp_table"].ndim == 2 and a["cp_table"].shape[1] == 3 and a["cp_table"].shape[0] > 0, "code point table")
+    need(a["trigger"].shape == (256,), "trigger bytes")
+    need(a["cp_first"].shape == (CODE_POINT_WORDS,) and a["cp_after_space"].shape == (CODE_POINT_WORDS,),
+         "code point bitmaps")
+    for off, values in (("tok_off", "tok_bytes"),):
         o = a[off]
         need(o.ndim == 1 and len(o) >= 1 and o[0] == 0 and o[-1] == len(a[values]) and bool(np.all(np.diff(o) >= 0)),
              f"{off} offsets")
-    for ids in ("uni_ids", "ng_ids", "dfa_out_ids"):
+    for ids in ("uni_ids", "ng_ids", "cp_ids"):
         need(bool(np.all((a[ids] >= 0) & (a[ids] < n_entries))), f"{ids} out of range")
     n_filter = len(a["ng_filter"])
     need(n_filter > 0 and n_filter & (n_filter - 1) == 0, "edge filter size")
     n_tokens = len(a["tok_off"]) - 1
     _check_slots(a["tok_table"], n_tokens, len(a["uni_ids"]), n_entries, "token", np.uint64(0x7FFFFFFF))
     _check_slots(a["ng_table"], None, len(a["ng_ids"]), n_entries, "trie", np.uint64(0xFFFFFFFF))
-    dfa = a["dfa"]
-    if dfa.shape[0]:
-        need(bool(np.all(np.abs(dfa) < dfa.shape[0])), "DFA states out of range")
-        need(bool(np.all((a["byte_class"] >= 0) & (a["byte_class"] < dfa.shape[1]))), "byte classes")
-        need(len(a["dfa_out_off"]) == dfa.shape[0] + 1, "DFA outputs")
+    _check_slots(a["cp_table"], None, len(a["cp_ids"]), n_entries, "code point trie", np.uint64(0xFFFFFFFF))
 
 
 def _check_slots(table: np.ndarray, n_tokens: int | None, n_overflow: int, n_entries: int, what: str,

@@ -9,9 +9,10 @@ such a run.
 Lookups are exact, never probabilistic: a token slot holds a 32-bit fingerprint, the token
 id, its length and its first 8 bytes, and longer tokens are compared byte by byte; a
 multi-token pattern is a path in a hashed trie whose nodes store their parent and last
-token, which are compared. Entries that ``metaclip-v2`` leaves unpadded on a side go
-through a byte DFA (Aho-Corasick) over the same spaced bytes, run only on texts that hold
-one of the bytes such a match must contain.
+token, which are compared. Entries that ``metaclip-v2`` leaves unpadded on a side are a
+trie over code points in a hash table of exact (parent, code point) edges, walked over the
+same spaced bytes from each position where such an entry can begin, and only in texts
+that hold one of the bytes such a match must contain.
 """
 
 import numba
@@ -192,9 +193,90 @@ def _grow(found, n_found, need):
     return grown
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_utf8(buf, i, end):
+    """``(code point, byte length)`` of the UTF-8 sequence at ``buf[i]``; length 0 for a
+    continuation byte, a cut or malformed sequence, or an overlong form (so a match on
+    code points is exactly a match on bytes)."""
+    b = np.int64(buf[i])
+    if b < 0x80:
+        return b, 1
+    if b < 0xC0:
+        return np.int64(0), 0
+    if b < 0xE0:
+        n, cp, least = 2, b & 0x1F, 0x80
+    elif b < 0xF0:
+        n, cp, least = 3, b & 0x0F, 0x800
+    elif b < 0xF8:
+        n, cp, least = 4, b & 0x07, 0x10000
+    else:
+        return np.int64(0), 0
+    if i + n > end:
+        return np.int64(0), 0
+    for k in range(1, n):
+        c = np.int64(buf[i + k])
+        if (c & 0xC0) != 0x80:
+            return np.int64(0), 0
+        cp = (cp << 6) | (c & 0x3F)
+    if cp < least or cp > 0x10FFFF:
+        return np.int64(0), 0
+    return cp, n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def has_bit(bits, index):
+    return (bits[index >> 6] >> np.uint64(index & 63)) & np.uint64(1)
+
+
+@numba.njit(cache=True, nogil=True)
+def walk_code_points(spaced, m, cp_table, cp_ids, cp_first, cp_after_space, found, n_found):
+    """Add the unpadded-edge entries found in ``spaced[:m]``: from every position whose code
+    point can begin one (for a leading space: whose next code point can follow it), follow
+    the trie's edges while they exist."""
+    for i in range(m):
+        cp, n = decode_utf8(spaced, i, m)
+        if n == 0:
+            continue
+        if cp == SPACE:
+            if i + 1 >= m:
+                continue
+            nxt, n2 = decode_utf8(spaced, i + 1, m)
+            if n2 == 0 or not has_bit(cp_after_space, nxt):
+                continue
+        elif not has_bit(cp_first, cp):
+            continue
+        node = np.int64(-1)
+        j = i
+        while j < m:
+            cp, n = decode_utf8(spaced, j, m)
+            if n == 0:
+                break
+            slot = find_child(node, cp, cp_table)
+            if slot < 0:
+                break
+            info = cp_table[slot, 2]
+            count = np.int64(info >> np.uint64(32))
+            first = np.int64(info & np.uint64(0xFFFFFFFF))
+            if n_found + count > found.shape[0]:
+                found = _grow(found, n_found, count)
+            if count == 1:
+                found[n_found] = first
+                n_found += 1
+            elif count > 1:
+                for k in range(first, first + count):
+                    found[n_found] = cp_ids[k]
+                    n_found += 1
+            node_word = cp_table[slot, 1]
+            if (node_word >> np.uint64(63)) == 0:
+                break
+            node = np.int64(node_word & np.uint64(0xFFFFFFFF))
+            j += n
+    return n_found, found
+
+
 @numba.njit(cache=True, nogil=True)
 def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger,
-                 byte_class, dfa, dfa_out_off, dfa_out_ids):
+                 cp_table, cp_ids, cp_first, cp_after_space):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -214,7 +296,7 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
         start, end = offsets[t], offsets[t + 1]
         if valid[t] and end > start:
             m = spaced_bytes(data, start, end, spaced, trigger)
-            run_dfa = m > 0 and dfa.shape[0] > 0
+            run_cp = m > 0
             m = abs(m)
             # One pass: split on spaces, hashing each token a word at a time as it goes.
             n_tok = 0
@@ -293,18 +375,9 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
                     if (node_word >> np.uint64(63)) == 0:
                         break
                     node = np.int64(node_word & np.uint64(0xFFFFFFFF))
-            if run_dfa:
-                state = 0
-                for i in range(m):
-                    state = dfa[state, byte_class[spaced[i]]]
-                    if state < 0:  # a state that reports entries
-                        state = -state
-                        a, b = dfa_out_off[state], dfa_out_off[state + 1]
-                        if n_found + b - a > found.shape[0]:
-                            found = _grow(found, n_found, b - a)
-                        for k in range(a, b):
-                            found[n_found] = dfa_out_ids[k]
-                            n_found += 1
+            if run_cp:
+                n_found, found = walk_code_points(spaced, m, cp_table, cp_ids, cp_first, cp_after_space, found,
+                                                  n_found)
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
             grown = np.empty(max(out.shape[0] * 2, n_out + n_found), dtype=np.int32)

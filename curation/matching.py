@@ -6,7 +6,7 @@ case-sensitive. The result for a text is the sorted list of unique entry ids.
 
 ``Matcher`` is the fast engine (compiled token n-gram lookups, see ``fastmatch``);
 ``AhoCorasickMatcher`` is MetaCLIP's ``pyahocorasick`` approach, kept as the reference that
-benchmarks compare against and as the fallback for large sets of unpadded entries.
+benchmarks and tests compare against.
 """
 
 from collections import Counter
@@ -53,13 +53,11 @@ class Matcher:
     def __init__(self, entries: list[str] | None, variant: str = DEFAULT_VARIANT, *, _index=None):
         self.variant = get_variant(variant)
         if _index is not None:
-            self._arrays, self.entries, fallback = _index
+            self._arrays, self.entries = _index
         else:
             self.entries = list(entries)
             regular, irregular = fastmatch.split_patterns(self.entries, self.variant.pad)
-            self._arrays, fallback = fastmatch.build_arrays(regular, irregular)
-        self._fallback_source = fallback
-        self._fallback = _fallback_automaton(fallback)
+            self._arrays = fastmatch.build_arrays(regular, irregular)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -76,44 +74,21 @@ class Matcher:
         """Match an Arrow string array; return a ``list<int32>`` array of the same length."""
         data, offsets, valid = _utf8_parts(texts)
         out_off, ids = fastmatch.run_kernel(self._arrays, data, offsets, valid)
-        result = pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), pa.array(ids, pa.int32()))
-        if self._fallback is not None:
-            result = _merge_fallback(result, texts, self._fallback)
-        return result
+        return pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), pa.array(ids, pa.int32()))
 
     def save(self, path: str) -> None:
         """Write the built index (and the entries) to ``path``, atomically."""
-        meta = {"variant": self.variant.name, "entries": self.entries, "fallback": dict(self._fallback_source)}
+        meta = {"variant": self.variant.name, "entries": self.entries}
         fastmatch.save_index(path, self._arrays, meta)
 
     @classmethod
     def load(cls, path: str) -> "Matcher":
         """Map an index written by ``save``."""
         arrays, meta = fastmatch.load_index(path)
-        return cls(None, meta["variant"], _index=(arrays, meta["entries"], meta["fallback"]))
+        return cls(None, meta["variant"], _index=(arrays, meta["entries"]))
 
     def __getstate__(self):
         raise TypeError("Matcher is not pickled: build it in the worker or map a saved index with Matcher.load")
-
-
-def _fallback_automaton(patterns: dict):
-    if not patterns:
-        return None
-    automaton = ahocorasick.Automaton()
-    for pattern, ids in patterns.items():
-        automaton.add_word(pattern, tuple(ids))
-    automaton.make_automaton()
-    return automaton
-
-
-def _merge_fallback(result: pa.Array, texts: pa.Array, automaton) -> pa.Array:
-    lists = result.to_pylist()
-    for i, text in enumerate(texts.to_pylist()):
-        if text:
-            extra = {i2 for _end, ids in automaton.iter(spacing(text)) for i2 in ids}
-            if extra:
-                lists[i] = sorted(set(lists[i]) | extra)
-    return list_array(lists)
 
 
 def _utf8_parts(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

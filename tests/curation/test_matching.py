@@ -90,21 +90,53 @@ def test_random_texts_match_reference(variant, entries, texts):
     assert m.match_batch(texts) == [reference_match(entries, t, variant) for t in texts]
 
 
-@pytest.mark.parametrize("variant", ["metaclip-v1", "metaclip-v2"])
+SCRIPTS = {
+    "zh": "的是在了我和有不人这中大为上个国猫東京",
+    "ja": "日本語のはにをがでたてサッカー東京タワー",
+    "ko": "이는을하에다의고한국어",
+    "th": "การที่เป็นของและมีในไม่ได้ให้ั่้็",
+    "lo": "ການທີ່ເປັນຂອງແລະມີໃນ",
+    "km": "ការដែលនិងមានក្នុង",
+    "my": "မြန်မာစကားသည်နှင့်",
+    "bo": "བོད་ཀྱི་སྐད་ཡིག",
+}
+MARKS = " ,.;:?!`'-()，。、；：？！“”‘’（）【】《》〈〉「」『』～—\t"
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_unpadded_entries_of_every_script_match_the_rule_and_the_oracle(script, data):
+    from curation.matching import AhoCorasickMatcher
+
+    alphabet = st.sampled_from(list(SCRIPTS[script] + MARKS + "ab"))
+    entries = data.draw(st.lists(st.text(alphabet, min_size=1, max_size=6), min_size=1, max_size=30))
+    texts = data.draw(st.lists(st.text(alphabet, max_size=40), max_size=8))
+    got = Matcher(entries, "metaclip-v2").match_batch(texts)
+    assert got == [reference_match(entries, t, "metaclip-v2") for t in texts]
+    assert got == AhoCorasickMatcher(entries, "metaclip-v2").match_batch(texts)
+
+
 @settings(max_examples=150, deadline=None)
-@given(entries=ENTRIES, texts=st.lists(TEXTS, max_size=10))
-def test_fallback_for_many_unpadded_entries_matches_reference(variant, entries, texts, monkeypatch_dfa):
-    m = Matcher(entries, variant)
-    assert m.match_batch(texts) == [reference_match(entries, t, variant) for t in texts]
+@given(data=st.data())
+def test_mixed_lists_match_the_oracle(data):
+    """Latin entries (padded) beside CJK, Thai and punctuation-edged ones (unpadded), over
+    texts that mix them."""
+    from curation.matching import AhoCorasickMatcher
 
-
-@pytest.fixture(scope="module")
-def monkeypatch_dfa():
-    from curation import fastmatch
-
-    old, fastmatch.MAX_DFA_CELLS = fastmatch.MAX_DFA_CELLS, 0  # force the pyahocorasick fallback
-    yield
-    fastmatch.MAX_DFA_CELLS = old
+    words = ["dog", "hot dog", "U.S.", "C++", "(band)", "e-mail", "猫", "東京", "東京タワー", "สุนัข", "iPhone手机",
+             "手机壳", "《三体》", "“引用”", "サッカー", "한국어", "ทดสอบ", "a", ""]
+    alphabet = st.sampled_from(list("dog hotUS.C+()bandemil猫東京タワーสุนัขiPhone手机壳"
+                                    "《三体》“引用”サッカー한국어ทดสอบ,;!　"))
+    entries = data.draw(st.lists(st.one_of(st.sampled_from(words), st.text(alphabet, min_size=1, max_size=5)),
+                                 min_size=1, max_size=40))
+    texts = data.draw(st.lists(st.one_of(st.text(alphabet, max_size=40),
+                                         st.lists(st.sampled_from(words), max_size=6).map(" ".join),
+                                         st.lists(st.sampled_from(words), max_size=6).map("".join)), max_size=8))
+    for variant in ("metaclip-v1", "metaclip-v2"):
+        got = Matcher(entries, variant).match_batch(texts)
+        assert got == AhoCorasickMatcher(entries, variant).match_batch(texts)
+        assert got == [reference_match(entries, t, variant) for t in texts]
 
 
 def test_saved_index_is_mapped_and_gives_the_same_results(tmp_path):
