@@ -228,23 +228,56 @@ def has_bit(bits, index):
     return (bits[index >> 6] >> np.uint64(index & 63)) & np.uint64(1)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def pair_bit(a, b, mask):
+    return (mix64((np.uint64(a) << np.uint64(21)) | np.uint64(b)) >> np.uint64(20)) & mask
+
+
 @numba.njit(cache=True, nogil=True)
-def walk_code_points(spaced, m, cp_table, cp_ids, cp_first, cp_after_space, found, n_found):
-    """Add the unpadded-edge entries found in ``spaced[:m]``: from every position whose code
-    point can begin one (for a leading space: whose next code point can follow it), follow
-    the trie's edges while they exist."""
+def fill_pair_filter(pairs, bits):
+    """One bit per code point pair (a row of ``pairs``)."""
+    mask = np.uint64(bits.shape[0] * 64 - 1)
+    for r in range(pairs.shape[0]):
+        bit = pair_bit(pairs[r, 0], pairs[r, 1], mask)
+        bits[bit >> np.uint64(6)] |= np.uint64(1) << (bit & np.uint64(63))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def may_start_after_space(spaced, i, m, cp_after_space, cp_space_pairs, mask):
+    """Whether a pattern with a leading space can start at the space ``spaced[i]``."""
+    if i + 1 >= m:
+        return False
+    a, n = decode_utf8(spaced, i + 1, m)
+    if n == 0:
+        return False
+    if has_bit(cp_after_space, a):
+        return True
+    if i + 1 + n >= m:
+        return False
+    b, n2 = decode_utf8(spaced, i + 1 + n, m)
+    if n2 == 0:
+        return False
+    bit = pair_bit(a, b, mask)
+    return ((cp_space_pairs[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1)) != 0
+
+
+@numba.njit(cache=True, nogil=True)
+def walk_code_points(spaced, m, cp_table, cp_ids, cp_start_byte, cp_first, cp_after_space, cp_space_pairs, found,
+                     n_found):
+    """Add the unpadded-edge entries found in ``spaced[:m]``: from every position where one
+    can begin (its first byte, then its code point, or for a leading space the code points
+    after it, pass the start tables), follow the trie's edges while they exist."""
+    mask = np.uint64(cp_space_pairs.shape[0] * 64 - 1)
     for i in range(m):
-        cp, n = decode_utf8(spaced, i, m)
-        if n == 0:
+        if not cp_start_byte[spaced[i]]:
             continue
-        if cp == SPACE:
-            if i + 1 >= m:
+        if spaced[i] == SPACE:
+            if not may_start_after_space(spaced, i, m, cp_after_space, cp_space_pairs, mask):
                 continue
-            nxt, n2 = decode_utf8(spaced, i + 1, m)
-            if n2 == 0 or not has_bit(cp_after_space, nxt):
+        else:
+            cp, n = decode_utf8(spaced, i, m)
+            if n == 0 or not has_bit(cp_first, cp):
                 continue
-        elif not has_bit(cp_first, cp):
-            continue
         node = np.int64(-1)
         j = i
         while j < m:
@@ -276,7 +309,7 @@ def walk_code_points(spaced, m, cp_table, cp_ids, cp_first, cp_after_space, foun
 
 @numba.njit(cache=True, nogil=True)
 def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger,
-                 cp_table, cp_ids, cp_first, cp_after_space):
+                 cp_table, cp_ids, cp_start_byte, cp_first, cp_after_space, cp_space_pairs):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -376,8 +409,8 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
                         break
                     node = np.int64(node_word & np.uint64(0xFFFFFFFF))
             if run_cp:
-                n_found, found = walk_code_points(spaced, m, cp_table, cp_ids, cp_first, cp_after_space, found,
-                                                  n_found)
+                n_found, found = walk_code_points(spaced, m, cp_table, cp_ids, cp_start_byte, cp_first,
+                                                  cp_after_space, cp_space_pairs, found, n_found)
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
             grown = np.empty(max(out.shape[0] * 2, n_out + n_found), dtype=np.int32)
