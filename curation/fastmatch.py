@@ -4,9 +4,10 @@ Regular entries (padded by a space on both sides) become token-id sequences in a
 n-gram table; entries that ``metaclip-v2`` leaves unpadded on a side (CJK-like or
 punctuation edges: most entries of languages written without spaces) become a trie over
 code points, stored as a hash table of exact ``(parent node, code point)`` edges. The
-kernel walks it from the positions where such an entry can begin (a byte table, bitmaps
-over code points and, after a leading space, a filter of the next two code points answer
-that), so its size does not depend on a dense automaton's.
+kernel walks it from the positions where such an entry can begin (a byte table and a bitmap
+over code points answer that), so its size does not depend on a dense automaton's. An
+entry with a leading space (unpadded at its end only) is in a second trie, of reversed
+entries, walked backwards from where its last code point occurs.
 
 The file is a JSON header followed by 64-byte-aligned raw arrays, so ``load`` maps it and
 every process on a node shares one physical copy through the page cache.
@@ -25,7 +26,7 @@ from curation.text import SPACED, WRAPPED
 MAGIC = b"CURIDX06"
 MAX_TOKENS = (1 << k.ID_BITS) - 1
 ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "cp_table",
-          "cp_ids", "cp_start_byte", "cp_first", "cp_after_space", "cp_space_pairs")
+          "cp_ids", "cp_start_byte", "cp_first", "cr_table", "cr_ids", "cr_start_byte", "cr_last")
 CODE_POINT_WORDS = 0x110000 // 64  # a bitmap over every code point
 FILTER_BITS_PER_EDGE = 16
 LOAD_FACTOR = 0.6
@@ -148,17 +149,31 @@ def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
 
 
 def build_code_point_trie(patterns: dict) -> dict:
-    """The unpadded-edge patterns as a trie over code points: a hash table of edges (slot
-    ``[edge key, node id | has-children bit 63, entries]``, keys as ``node_key`` with
-    parent -1 at the root); where a pattern can start: its first byte, its first code point
-    (a bitmap), and for a leading space the code point after it when it is the last one
-    (a bitmap), else the two after it (a bit filter); and the trigger bytes: a text holding
-    none of them cannot contain any of the patterns."""
-    trigger = np.zeros(256, dtype=np.bool_)
+    """The unpadded-edge patterns as tries over code points. Patterns without a leading
+    space (unpadded at the start) go forward (``cp_*``); patterns with one (unpadded at the
+    end) go reversed (``cr_*``), so that both are walked from their unpadded edge. Each trie
+    is a hash table of edges (slot ``[edge key, node id | has-children bit 63, entries]``,
+    keys as ``node_key`` with parent -1 at the root), the first bytes and a bitmap of the
+    code points its walks start at. The trigger bytes are the first bytes of the unpadded
+    edges (bit 1 forward, bit 2 reversed): a text holding none cannot match."""
+    trigger = np.zeros(256, dtype=np.uint8)
+    forward = {p: ids for p, ids in patterns.items() if p[0] != " "}
+    backward = {p[::-1]: ids for p, ids in patterns.items() if p[0] == " "}
+    for pattern in forward:
+        trigger[_encode(pattern[0])[0]] |= 1
+    for pattern in backward:
+        trigger[_encode(pattern.lstrip(" ")[0])[0]] |= 2  # reversed: the last non-space character
+    arrays = {"trigger": trigger}
+    for prefix, part in (("cp", forward), ("cr", backward)):
+        table, overflow, start_byte, first = _code_point_trie(part)
+        arrays.update({f"{prefix}_table": table, f"{prefix}_ids": overflow,
+                       f"{prefix}_start_byte": start_byte, f"{prefix}_first" if prefix == "cp" else "cr_last": first})
+    return arrays
+
+
+def _code_point_trie(patterns: dict) -> tuple:
     start_byte = np.zeros(256, dtype=np.bool_)
     first = np.zeros(CODE_POINT_WORDS, dtype=np.uint64)
-    after_space = np.zeros(CODE_POINT_WORDS, dtype=np.uint64)
-    pairs = []
     nodes: dict[tuple[int, int], int] = {}
     node_ids: list[list[int]] = []
     for pattern, ids in patterns.items():
@@ -170,12 +185,6 @@ def build_code_point_trie(patterns: dict) -> dict:
         node_ids[parent].extend(ids)
         _set_bit(first, ord(pattern[0]))
         start_byte[_encode(pattern[0])[0]] = True
-        if pattern[0] == " " and len(pattern) == 2:
-            _set_bit(after_space, ord(pattern[1]))
-        elif pattern[0] == " " and len(pattern) > 2:
-            pairs.append((ord(pattern[1]), ord(pattern[2])))
-        edge = pattern[0] if pattern[0] != " " else pattern.rstrip(" ")[-1]
-        trigger[_encode(edge)[0]] = True
     parent = np.array([p for p, _ in nodes], dtype=np.int64)
     last = np.array([c for _, c in nodes], dtype=np.int64)
     has_children = np.zeros(len(nodes), dtype=np.uint64)
@@ -185,11 +194,7 @@ def build_code_point_trie(patterns: dict) -> dict:
     info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
     table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
     k.fill_node_table(parent, last, node_word, info, table)
-    words = 1 << max(0, (len(pairs) * FILTER_BITS_PER_EDGE // 64 - 1).bit_length())
-    space_pairs = np.zeros(words, dtype=np.uint64)
-    k.fill_pair_filter(np.array(pairs, dtype=np.int64).reshape(-1, 2), space_pairs)
-    return {"cp_table": table, "cp_ids": np.array(overflow, dtype=np.int32), "cp_start_byte": start_byte,
-            "cp_first": first, "cp_after_space": after_space, "cp_space_pairs": space_pairs, "trigger": trigger}
+    return table, np.array(overflow, dtype=np.int32), start_byte, first
 
 
 def _set_bit(bits: np.ndarray, index: int) -> None:
@@ -256,8 +261,9 @@ def load_index(path: str) -> tuple[dict, dict]:
 
 
 _DTYPES = {"tok_table": "<u8", "tok_bytes": "|u1", "tok_off": "<i8", "uni_ids": "<i4", "ng_table": "<u8",
-           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|b1", "cp_table": "<u8", "cp_ids": "<i4",
-           "cp_start_byte": "|b1", "cp_first": "<u8", "cp_after_space": "<u8", "cp_space_pairs": "<u8"}
+           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|u1", "cp_table": "<u8", "cp_ids": "<i4",
+           "cp_start_byte": "|b1", "cp_first": "<u8", "cr_table": "<u8", "cr_ids": "<i4", "cr_start_byte": "|b1",
+           "cr_last": "<u8"}
 
 
 def check_arrays(a: dict, n_entries: int) -> None:
@@ -270,23 +276,24 @@ def check_arrays(a: dict, n_entries: int) -> None:
         need(a[name].dtype == np.dtype(dtype), f"{name} has dtype {a[name].dtype}")
     need(a["tok_table"].ndim == 2 and a["tok_table"].shape[1] == 3, "token table shape")
     need(a["ng_table"].ndim == 2 and a["ng_table"].shape[1] == 3, "trie table shape")
-    need(a["cp_table"].ndim == 2 and a["cp_table"].shape[1] == 3 and a["cp_table"].shape[0] > 0, "code point table")
-    need(a["trigger"].shape == (256,) and a["cp_start_byte"].shape == (256,), "byte tables")
-    need(a["cp_first"].shape == (CODE_POINT_WORDS,) and a["cp_after_space"].shape == (CODE_POINT_WORDS,),
+    need(all(a[n].shape == (256,) for n in ("trigger", "cp_start_byte", "cr_start_byte")), "byte tables")
+    need(a["cp_first"].shape == (CODE_POINT_WORDS,) and a["cr_last"].shape == (CODE_POINT_WORDS,),
          "code point bitmaps")
     for off, values in (("tok_off", "tok_bytes"),):
         o = a[off]
         need(o.ndim == 1 and len(o) >= 1 and o[0] == 0 and o[-1] == len(a[values]) and bool(np.all(np.diff(o) >= 0)),
              f"{off} offsets")
-    for ids in ("uni_ids", "ng_ids", "cp_ids"):
+    for ids in ("uni_ids", "ng_ids", "cp_ids", "cr_ids"):
         need(bool(np.all((a[ids] >= 0) & (a[ids] < n_entries))), f"{ids} out of range")
-    for bits in ("ng_filter", "cp_space_pairs"):
-        n_filter = len(a[bits])
-        need(a[bits].ndim == 1 and n_filter > 0 and n_filter & (n_filter - 1) == 0, f"{bits} size")
+    n_filter = len(a["ng_filter"])
+    need(n_filter > 0 and n_filter & (n_filter - 1) == 0, "edge filter size")
     n_tokens = len(a["tok_off"]) - 1
     _check_slots(a["tok_table"], n_tokens, len(a["uni_ids"]), n_entries, "token", np.uint64(0x7FFFFFFF))
     _check_slots(a["ng_table"], None, len(a["ng_ids"]), n_entries, "trie", np.uint64(0xFFFFFFFF))
-    _check_slots(a["cp_table"], None, len(a["cp_ids"]), n_entries, "code point trie", np.uint64(0xFFFFFFFF))
+    for trie in ("cp", "cr"):
+        need(a[f"{trie}_table"].ndim == 2 and a[f"{trie}_table"].shape[1] == 3, f"{trie} table shape")
+        _check_slots(a[f"{trie}_table"], None, len(a[f"{trie}_ids"]), n_entries, "code point trie",
+                     np.uint64(0xFFFFFFFF))
 
 
 def _check_slots(table: np.ndarray, n_tokens: int | None, n_overflow: int, n_entries: int, what: str,

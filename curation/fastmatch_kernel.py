@@ -11,8 +11,9 @@ id, its length and its first 8 bytes, and longer tokens are compared byte by byt
 multi-token pattern is a path in a hashed trie whose nodes store their parent and last
 token, which are compared. Entries that ``metaclip-v2`` leaves unpadded on a side are a
 trie over code points in a hash table of exact (parent, code point) edges, walked over the
-same spaced bytes from each position where such an entry can begin, and only in texts
-that hold one of the bytes such a match must contain.
+same spaced bytes from each position where such an entry can begin (backwards from where
+it can end for entries with a leading space), and only in texts that hold one of the
+bytes such a match must contain.
 """
 
 import numba
@@ -139,15 +140,16 @@ def find_child(parent, token, ng_table):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def spaced_bytes(data, start, end, out, trigger):
-    """Write MetaCLIP's spaced form of ``data[start:end]`` into ``out``; return its length,
-    negated when the text holds no trigger byte."""
+    """Write MetaCLIP's spaced form of ``data[start:end]`` into ``out``; return its length
+    and the union of the trigger bits of its bytes (1: an unpadded-edge pattern without a
+    leading space can occur, 2: one with a leading space can)."""
     n = 0
     out[n] = SPACE
     n += 1
-    hit = False
+    hit = np.uint8(0)
     for i in range(start, end):
         c = data[i]
-        hit = hit or trigger[c]
+        hit |= trigger[c]
         kind = BYTE_KINDS[c]
         if kind == WRAP_KIND:
             out[n] = SPACE
@@ -161,7 +163,7 @@ def spaced_bytes(data, start, end, out, trigger):
             out[n] = c
             n += 1
     out[n] = SPACE
-    return n + 1 if hit else -(n + 1)
+    return n + 1, hit
 
 
 @numba.njit(cache=True, nogil=True)
@@ -229,87 +231,87 @@ def has_bit(bits, index):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def pair_bit(a, b, mask):
-    return (mix64((np.uint64(a) << np.uint64(21)) | np.uint64(b)) >> np.uint64(20)) & mask
-
-
-@numba.njit(cache=True, nogil=True)
-def fill_pair_filter(pairs, bits):
-    """One bit per code point pair (a row of ``pairs``)."""
-    mask = np.uint64(bits.shape[0] * 64 - 1)
-    for r in range(pairs.shape[0]):
-        bit = pair_bit(pairs[r, 0], pairs[r, 1], mask)
-        bits[bit >> np.uint64(6)] |= np.uint64(1) << (bit & np.uint64(63))
+def add_entries(info, overflow, found, n_found):
+    """Append the entries of a slot's info word (count in the high half; the id itself, or
+    the start of a range of ``overflow``, in the low half)."""
+    count = np.int64(info >> np.uint64(32))
+    first = np.int64(info & np.uint64(0xFFFFFFFF))
+    if n_found + count > found.shape[0]:
+        found = _grow(found, n_found, count)
+    if count == 1:
+        found[n_found] = first
+        n_found += 1
+    elif count > 1:
+        for k in range(first, first + count):
+            found[n_found] = overflow[k]
+            n_found += 1
+    return n_found, found
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def may_start_after_space(spaced, i, m, cp_after_space, cp_space_pairs, mask):
-    """Whether a pattern with a leading space can start at the space ``spaced[i]``."""
-    if i + 1 >= m:
-        return False
-    a, n = decode_utf8(spaced, i + 1, m)
-    if n == 0:
-        return False
-    if has_bit(cp_after_space, a):
-        return True
-    if i + 1 + n >= m:
-        return False
-    b, n2 = decode_utf8(spaced, i + 1 + n, m)
-    if n2 == 0:
-        return False
-    bit = pair_bit(a, b, mask)
-    return ((cp_space_pairs[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1)) != 0
+def char_start_before(buf, i):
+    """Start of the UTF-8 sequence that ends just before ``buf[i]`` (``i > 0``)."""
+    j = i - 1
+    while j > 0 and i - j < 4 and (buf[j] & 0xC0) == 0x80:
+        j -= 1
+    return j
 
 
 @numba.njit(cache=True, nogil=True)
-def walk_code_points(spaced, m, cp_table, cp_ids, cp_start_byte, cp_first, cp_after_space, cp_space_pairs, found,
-                     n_found):
-    """Add the unpadded-edge entries found in ``spaced[:m]``: from every position where one
-    can begin (its first byte, then its code point, or for a leading space the code points
-    after it, pass the start tables), follow the trie's edges while they exist."""
-    mask = np.uint64(cp_space_pairs.shape[0] * 64 - 1)
+def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
+                     cr_last, found, n_found):
+    """Add the unpadded-edge entries found in ``spaced[:m]``. Entries unpadded at their start
+    (no leading space): from each position whose byte and code point can begin one, follow
+    the forward trie while its edges exist. Entries with a leading space are unpadded at
+    their end: from each code point that can end one, follow the trie of reversed entries
+    backwards. ``flags`` (trigger bits of the text) say which of the two can occur."""
     for i in range(m):
-        if not cp_start_byte[spaced[i]]:
+        byte = spaced[i]
+        forward = (flags & 1) != 0 and cp_start_byte[byte]
+        backward = (flags & 2) != 0 and cr_start_byte[byte]
+        if not (forward or backward):
             continue
-        if spaced[i] == SPACE:
-            if not may_start_after_space(spaced, i, m, cp_after_space, cp_space_pairs, mask):
-                continue
-        else:
-            cp, n = decode_utf8(spaced, i, m)
-            if n == 0 or not has_bit(cp_first, cp):
-                continue
-        node = np.int64(-1)
-        j = i
-        while j < m:
-            cp, n = decode_utf8(spaced, j, m)
-            if n == 0:
-                break
-            slot = find_child(node, cp, cp_table)
-            if slot < 0:
-                break
-            info = cp_table[slot, 2]
-            count = np.int64(info >> np.uint64(32))
-            first = np.int64(info & np.uint64(0xFFFFFFFF))
-            if n_found + count > found.shape[0]:
-                found = _grow(found, n_found, count)
-            if count == 1:
-                found[n_found] = first
-                n_found += 1
-            elif count > 1:
-                for k in range(first, first + count):
-                    found[n_found] = cp_ids[k]
-                    n_found += 1
-            node_word = cp_table[slot, 1]
-            if (node_word >> np.uint64(63)) == 0:
-                break
-            node = np.int64(node_word & np.uint64(0xFFFFFFFF))
-            j += n
+        cp, n = decode_utf8(spaced, i, m)
+        if n == 0:
+            continue
+        if forward and has_bit(cp_first, cp):
+            node = np.int64(-1)
+            j = i
+            while j < m:
+                c, length = decode_utf8(spaced, j, m)
+                if length == 0:
+                    break
+                slot = find_child(node, c, cp_table)
+                if slot < 0:
+                    break
+                n_found, found = add_entries(cp_table[slot, 2], cp_ids, found, n_found)
+                node_word = cp_table[slot, 1]
+                if (node_word >> np.uint64(63)) == 0:
+                    break
+                node = np.int64(node_word & np.uint64(0xFFFFFFFF))
+                j += length
+        if backward and has_bit(cr_last, cp):
+            node = np.int64(-1)
+            j = i
+            while True:
+                c, length = decode_utf8(spaced, j, m)
+                if length == 0:
+                    break
+                slot = find_child(node, c, cr_table)
+                if slot < 0:
+                    break
+                n_found, found = add_entries(cr_table[slot, 2], cr_ids, found, n_found)
+                node_word = cr_table[slot, 1]
+                if (node_word >> np.uint64(63)) == 0 or j == 0:
+                    break
+                node = np.int64(node_word & np.uint64(0xFFFFFFFF))
+                j = char_start_before(spaced, j)
     return n_found, found
 
 
 @numba.njit(cache=True, nogil=True)
 def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger,
-                 cp_table, cp_ids, cp_start_byte, cp_first, cp_after_space, cp_space_pairs):
+                 cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -328,9 +330,7 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
         n_found = 0
         start, end = offsets[t], offsets[t + 1]
         if valid[t] and end > start:
-            m = spaced_bytes(data, start, end, spaced, trigger)
-            run_cp = m > 0
-            m = abs(m)
+            m, run_cp = spaced_bytes(data, start, end, spaced, trigger)
             # One pass: split on spaces, hashing each token a word at a time as it goes.
             n_tok = 0
             tok_start = 0
@@ -409,8 +409,8 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
                         break
                     node = np.int64(node_word & np.uint64(0xFFFFFFFF))
             if run_cp:
-                n_found, found = walk_code_points(spaced, m, cp_table, cp_ids, cp_start_byte, cp_first,
-                                                  cp_after_space, cp_space_pairs, found, n_found)
+                n_found, found = walk_code_points(spaced, m, run_cp, cp_table, cp_ids, cp_start_byte, cp_first,
+                                                  cr_table, cr_ids, cr_start_byte, cr_last, found, n_found)
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
             grown = np.empty(max(out.shape[0] * 2, n_out + n_found), dtype=np.int32)
