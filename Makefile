@@ -63,7 +63,7 @@ metadata-default: install
 	  --extra metadata/default/extra.txt --out metadata/default/metadata.json
 
 # Benchmarks: inputs generated once into .bench/ (WordNet from Debian's wordnet-base, wordfreq, the
-# translation catalogs of Django's wheel, fetched from PyPI);
+# translation catalogs of Django's and Sphinx's wheels and PyThaiNLP's Thai words, fetched from PyPI);
 # export against img2dataset (in its own virtualenv) on Debian's openclipart-png images.
 bench: install
 	@test -f /usr/share/wordnet/data.noun || { echo "error: /usr/share/wordnet missing;" \
@@ -72,6 +72,7 @@ bench: install
 	  "install Debian's openclipart-png (apt-get install openclipart-png)" >&2; exit 1; }
 	$(BIN)/pip install -q wordfreq==3.1.1
 	$(BIN)/python -m bench.run --out .bench/results.json
+	$(BIN)/python -m bench.matchers --out .bench/matchers.json
 	$(BIN)/python -m bench.ingest --out .bench/ingest.json
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
