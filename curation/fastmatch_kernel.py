@@ -188,13 +188,6 @@ def sort_unique(buf, n):
     return m
 
 
-@numba.njit(cache=True, nogil=True)
-def _grow(found, n_found, need):
-    grown = np.empty(max(found.shape[0] * 2, n_found + need), dtype=np.int32)
-    grown[:n_found] = found[:n_found]
-    return grown
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def decode_utf8(buf, i, end):
     """``(code point, byte length)`` of the UTF-8 sequence at ``buf[i]``; length 0 for a
@@ -232,20 +225,23 @@ def has_bit(bits, index):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def add_entries(info, overflow, found, n_found):
-    """Append the entries of a slot's info word (count in the high half; the id itself, or
-    the start of a range of ``overflow``, in the low half)."""
-    count = np.int64(info >> np.uint64(32))
+    """Append the entries of an info word (count in the high half; the id itself, or the
+    start of a range of ``overflow``, in the low half) as far as ``found`` has room; the
+    returned count goes on past its size, so the caller can retry with a larger buffer.
+    (``found`` is never reallocated in these loops: an array variable that may change
+    inside a loop costs reference counting on every iteration.)"""
+    count = np.int64((info >> np.uint64(32)) & np.uint64(0x7FFFFFFF))
     first = np.int64(info & np.uint64(0xFFFFFFFF))
-    if n_found + count > found.shape[0]:
-        found = _grow(found, n_found, count)
+    room = found.shape[0]
     if count == 1:
-        found[n_found] = first
-        n_found += 1
-    elif count > 1:
-        for k in range(first, first + count):
+        if n_found < room:
+            found[n_found] = first
+        return n_found + 1
+    for k in range(first, first + count):
+        if n_found < room:
             found[n_found] = overflow[k]
-            n_found += 1
-    return n_found, found
+        n_found += 1
+    return n_found
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -257,7 +253,7 @@ def char_start_before(buf, i):
     return j
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
                      cr_last, found, n_found):
     """Add the unpadded-edge entries found in ``spaced[:m]``. Entries unpadded at their start
@@ -284,7 +280,7 @@ def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first
                 slot = find_child(node, c, cp_table)
                 if slot < 0:
                     break
-                n_found, found = add_entries(cp_table[slot, 2], cp_ids, found, n_found)
+                n_found = add_entries(cp_table[slot, 2], cp_ids, found, n_found)
                 node_word = cp_table[slot, 1]
                 if (node_word >> np.uint64(63)) == 0:
                     break
@@ -300,13 +296,82 @@ def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first
                 slot = find_child(node, c, cr_table)
                 if slot < 0:
                     break
-                n_found, found = add_entries(cr_table[slot, 2], cr_ids, found, n_found)
+                n_found = add_entries(cr_table[slot, 2], cr_ids, found, n_found)
                 node_word = cr_table[slot, 1]
                 if (node_word >> np.uint64(63)) == 0 or j == 0:
                     break
                 node = np.int64(node_word & np.uint64(0xFFFFFFFF))
                 j = char_start_before(spaced, j)
-    return n_found, found
+    return n_found
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids,
+                 ng_filter, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last,
+                 found):
+    """The entry ids matching the spaced text ``spaced[:m]``, unsorted, written to ``found``
+    as far as it has room; returns their number (larger than ``found`` when it overflowed)."""
+    n_found = 0
+    # One pass: split on spaces, hashing each token a word at a time as it goes.
+    n_tok = 0
+    tok_start = 0
+    h = FNV_OFFSET
+    head = np.uint64(0)
+    word = np.uint64(0)
+    for i in range(m + 1):
+        if i == m or spaced[i] == SPACE:
+            length = i - tok_start
+            if length < 8:
+                head = word
+            slot = probe_token(finish_hash(h, word, length), head, spaced, tok_start, i, tok_table, tok_bytes, tok_off)
+            slots[n_tok] = slot
+            tok_ids[n_tok] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
+            n_tok += 1
+            tok_start = i + 1
+            h = FNV_OFFSET
+            word = np.uint64(0)
+        else:
+            j = i - tok_start
+            if j > 0 and (j & 7) == 0:
+                h = fold_word(h, word)
+                word = np.uint64(0)
+            word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
+            if j == 7:
+                head = word
+    # First trie edges of every position in a loop of their own: independent lookups, so
+    # their cache misses overlap. A bit filter answers most missing edges.
+    filter_bits = np.uint64(ng_filter.shape[0] * 64 - 1)
+    for i in range(1, n_tok - 2):
+        edge[i] = -1
+        tid, nxt = tok_ids[i], tok_ids[i + 1]
+        if tid >= 0 and nxt >= 0 and (tok_table[slots[i], 2] >> np.uint64(63)) != 0:
+            bit = mix64(node_key(-(tid + 1), nxt)) >> np.uint64(20) & filter_bits
+            if (ng_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
+                edge[i] = find_child(-(tid + 1), nxt, ng_table)
+    for i in range(1, n_tok - 1):
+        tid = tok_ids[i]
+        if tid < 0:
+            continue
+        info = tok_table[slots[i], 2]
+        n_found = add_entries(info, uni_ids, found, n_found)
+        if (info >> np.uint64(63)) == 0 or i >= n_tok - 2:
+            continue
+        node = -(tid + 1)
+        for j in range(i + 1, n_tok - 1):
+            if tok_ids[j] < 0:
+                break
+            slot = edge[i] if j == i + 1 else find_child(node, tok_ids[j], ng_table)
+            if slot < 0:
+                break
+            n_found = add_entries(ng_table[slot, 2], ng_ids, found, n_found)
+            node_word = ng_table[slot, 1]
+            if (node_word >> np.uint64(63)) == 0:
+                break
+            node = np.int64(node_word & np.uint64(0xFFFFFFFF))
+    if run_cp:
+        n_found = walk_code_points(spaced, m, run_cp, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids,
+                                   cr_start_byte, cr_last, found, n_found)
+    return n_found
 
 
 @numba.njit(cache=True, nogil=True)
@@ -315,8 +380,7 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
-    out = np.empty(max(16, n_texts * 4), dtype=np.int32)
-    n_out = 0
+    out = np.empty(max(16, n_texts * 8), dtype=np.int32)
     longest = 0
     for t in range(n_texts):
         longest = max(longest, offsets[t + 1] - offsets[t])
@@ -324,102 +388,50 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     tok_ids = np.empty(3 * longest + 3, dtype=np.int64)
     slots = np.empty(3 * longest + 3, dtype=np.int64)
     edge = np.empty(3 * longest + 3, dtype=np.int64)
-    filter_bits = np.uint64(ng_filter.shape[0] * 64 - 1)
-    found = np.empty(64, dtype=np.int32)
-    for t in range(n_texts):
+    found = np.empty(256, dtype=np.int32)
+    t, n_out = 0, 0
+    # Buffers grow here, between calls, never inside the per-text loop: an array variable
+    # that may change inside a loop costs reference counting on every iteration.
+    while True:
+        t, n_out, need_found, need_out = match_range(
+            t, n_out, data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter,
+            trigger, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last, spaced,
+            tok_ids, slots, edge, found, out, out_off)
+        if t == n_texts:
+            return out_off, out[:n_out]
+        if need_found:
+            found = np.empty(2 * need_found, dtype=np.int32)
+        if need_out:
+            grown = np.empty(max(out.shape[0] * 2, need_out), dtype=np.int32)
+            grown[:n_out] = out[:n_out]
+            out = grown
+
+
+@numba.njit(cache=True, nogil=True)
+def match_range(first_text, n_out, data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids,
+                ng_filter, trigger, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
+                cr_last, spaced, tok_ids, slots, edge, found, out, out_off):
+    """Match texts from ``first_text`` on, appending to ``out``; returns ``(next text,
+    n_out, found size needed, out size needed)``: it stops early (sizes > 0) at a text whose
+    matches do not fit ``found`` or ``out``, to be resumed with larger ones."""
+    n_texts = offsets.shape[0] - 1
+    for t in range(first_text, n_texts):
         n_found = 0
         start, end = offsets[t], offsets[t + 1]
         if valid[t] and end > start:
             m, run_cp = spaced_bytes(data, start, end, spaced, trigger)
-            # One pass: split on spaces, hashing each token a word at a time as it goes.
-            n_tok = 0
-            tok_start = 0
-            h = FNV_OFFSET
-            head = np.uint64(0)
-            word = np.uint64(0)
-            for i in range(m + 1):
-                if i == m or spaced[i] == SPACE:
-                    length = i - tok_start
-                    if length < 8:
-                        head = word
-                    slot = probe_token(finish_hash(h, word, length), head, spaced, tok_start, i, tok_table,
-                                       tok_bytes, tok_off)
-                    slots[n_tok] = slot
-                    tok_ids[n_tok] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
-                    n_tok += 1
-                    tok_start = i + 1
-                    h = FNV_OFFSET
-                    word = np.uint64(0)
-                else:
-                    j = i - tok_start
-                    if j > 0 and (j & 7) == 0:
-                        h = fold_word(h, word)
-                        word = np.uint64(0)
-                    word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
-                    if j == 7:
-                        head = word
-            # First trie edges of every position in a loop of their own: independent lookups,
-            # so their cache misses overlap. A bit filter answers most missing edges.
-            for i in range(1, n_tok - 2):
-                edge[i] = -1
-                tid, nxt = tok_ids[i], tok_ids[i + 1]
-                if tid >= 0 and nxt >= 0 and (tok_table[slots[i], 2] >> np.uint64(63)) != 0:
-                    bit = mix64(node_key(-(tid + 1), nxt)) >> np.uint64(20) & filter_bits
-                    if (ng_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
-                        edge[i] = find_child(-(tid + 1), nxt, ng_table)
-            for i in range(1, n_tok - 1):
-                tid = tok_ids[i]
-                if tid < 0:
-                    continue
-                info = tok_table[slots[i], 2]
-                count = np.int64((info >> np.uint64(32)) & np.uint64(0x7FFFFFFF))
-                first = np.int64(info & np.uint64(0xFFFFFFFF))
-                if n_found + count > found.shape[0]:
-                    found = _grow(found, n_found, count)
-                if count == 1:
-                    found[n_found] = first
-                    n_found += 1
-                else:
-                    for k in range(first, first + count):
-                        found[n_found] = uni_ids[k]
-                        n_found += 1
-                if (info >> np.uint64(63)) == 0 or i >= n_tok - 2:
-                    continue
-                node = -(tid + 1)
-                for j in range(i + 1, n_tok - 1):
-                    if tok_ids[j] < 0:
-                        break
-                    slot = edge[i] if j == i + 1 else find_child(node, tok_ids[j], ng_table)
-                    if slot < 0:
-                        break
-                    node_word = ng_table[slot, 1]
-                    info = ng_table[slot, 2]
-                    count = np.int64(info >> np.uint64(32))
-                    first = np.int64(info & np.uint64(0xFFFFFFFF))
-                    if n_found + count > found.shape[0]:
-                        found = _grow(found, n_found, count)
-                    if count == 1:
-                        found[n_found] = first
-                        n_found += 1
-                    else:
-                        for k in range(first, first + count):
-                            found[n_found] = ng_ids[k]
-                            n_found += 1
-                    if (node_word >> np.uint64(63)) == 0:
-                        break
-                    node = np.int64(node_word & np.uint64(0xFFFFFFFF))
-            if run_cp:
-                n_found, found = walk_code_points(spaced, m, run_cp, cp_table, cp_ids, cp_start_byte, cp_first,
-                                                  cr_table, cr_ids, cr_start_byte, cr_last, found, n_found)
+            n_found = collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, tok_off, uni_ids,
+                                   ng_table, ng_ids, ng_filter, cp_table, cp_ids, cp_start_byte, cp_first, cr_table,
+                                   cr_ids, cr_start_byte, cr_last, found)
+            if n_found > found.shape[0]:
+                return t, n_out, n_found, 0
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
-            grown = np.empty(max(out.shape[0] * 2, n_out + n_found), dtype=np.int32)
-            grown[:n_out] = out[:n_out]
-            out = grown
+            return t, n_out, 0, n_out + n_found
         out[n_out:n_out + n_found] = found[:n_found]
         n_out += n_found
         out_off[t + 1] = n_out
-    return out_off, out[:n_out]
+    return n_texts, n_out, 0, 0
 
 
 @numba.njit(cache=True, nogil=True)
