@@ -323,7 +323,10 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
             length = i - tok_start
             if length < 8:
                 head = word
-            slot = probe_token(finish_hash(h, word, length), head, spaced, tok_start, i, tok_table, tok_bytes, tok_off)
+            # The first and last tokens (before the leading and after the trailing space) are
+            # never inside a match: not looked up.
+            slot = -1 if i == m or n_tok == 0 else probe_token(finish_hash(h, word, length), head, spaced, tok_start,
+                                                               i, tok_table, tok_bytes, tok_off)
             slots[n_tok] = slot
             tok_ids[n_tok] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
             n_tok += 1
@@ -428,7 +431,8 @@ def match_range(first_text, n_out, data, offsets, valid, tok_table, tok_bytes, t
             n_found = sort_unique(found, n_found)
         if n_out + n_found > out.shape[0]:
             return t, n_out, 0, n_out + n_found
-        out[n_out:n_out + n_found] = found[:n_found]
+        for k in range(n_found):  # a loop, not a slice copy: slices are reference-counted views
+            out[n_out + k] = found[k]
         n_out += n_found
         out_off[t + 1] = n_out
     return n_texts, n_out, 0, 0
