@@ -122,7 +122,9 @@ def _fastwarc_pages(stream, counts: FileCounts) -> Iterator[Page]:
         counts.records += 1
         try:
             page = _fastwarc_page(record)
-        except Exception:  # noqa: BLE001 - one bad record never fails the file
+        except BaseException as exc:  # one bad record never fails the file
+            if not _parse_error(exc):
+                raise
             counts.bad_records += 1
             continue
         if page is not None:

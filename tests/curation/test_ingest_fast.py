@@ -177,3 +177,21 @@ def test_arc_files_are_read_with_warcio(tmp_path):
         pages = list(iter_pages(str(tmp_path / name), counts))
         assert [p.url for p in pages] == ["http://arc.example/p"] and b"an arc image" in pages[0].body
         assert (counts.records, counts.bad_records) == (2, 0)
+
+
+def test_a_plain_warc_with_garbage_after_its_records_keeps_them(tmp_path):
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=False)
+    for i in range(3):
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(f"http://p.com/{i}", "response", http_headers=headers,
+                                                      payload=io.BytesIO(b"<img src='a.jpg' alt='x'>")))
+    (tmp_path / "plain.warc").write_bytes(buf.getvalue() + b"WARC/1.0\r\nnot a header line\r\n\r\ngarbage")
+    counts = FileCounts()
+    assert [p.url for p in iter_pages(str(tmp_path / "plain.warc"), counts)] == [f"http://p.com/{i}" for i in range(3)]
+    assert counts.bad_records >= 1  # the damaged tail is counted, never fatal
