@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench import emit
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     texts = table["text"].combine_chunks()
     # Matcher numbers on real sentences only (WordNet's glosses): generated word sequences
     # flatter the token table. The per-language cases are in bench.matchers.
-    real = table.filter(pa.compute.equal(table["source"], "wordnet"))["text"].combine_chunks()
+    real = table.filter(pc.equal(table["source"], "wordnet"))["text"].combine_chunks()
     results = {"inputs": describe(paths), "machine": {"cpus": os.cpu_count()}}
     if not args.skip_e2e:
         # Two-process runs first, while this process still may use both cores.

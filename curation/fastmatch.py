@@ -127,25 +127,32 @@ def _entries_word(ids: list[int], overflow: list[int]) -> np.uint64:
     return np.uint64(first) | (np.uint64(len(ids)) << np.uint64(32))
 
 
-def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
-    """Trie table: per slot ``[edge key, node id | has-children bit, entries]``."""
+def _node_table(nodes: dict, node_ids: list) -> tuple:
+    """``(parents, edge labels, table, overflow ids)`` of a trie given as ``(parent, label)
+    -> node id`` and each node's entries: per slot ``[edge key, node id | has-children bit
+    63, entries]``."""
     parent = np.array([p for p, _ in nodes], dtype=np.int64)
     last = np.array([t for _, t in nodes], dtype=np.int64)
     has_children = np.zeros(len(nodes), dtype=np.uint64)
     has_children[parent[parent >= 0]] = 1
     node_word = np.arange(len(nodes), dtype=np.uint64) | (has_children << np.uint64(63))
-    ng_ids: list[int] = []
-    info = np.array([_entries_word(ids, ng_ids) if ids else 0 for ids in node_ids], dtype=np.uint64)
+    overflow: list[int] = []
+    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
     table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
     k.fill_node_table(parent, last, node_word, info, table)
+    return parent, last, table, np.array(overflow, dtype=np.int32)
+
+
+def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
+    """The token trie's table, its first-edge bit filter and which tokens begin an edge."""
+    parent, last, table, ng_ids = _node_table(nodes, node_ids)
     first_edges = int((parent < 0).sum())
     words = 1 << max(0, (first_edges * FILTER_BITS_PER_EDGE // 64 - 1).bit_length())
     ng_filter = np.zeros(words, dtype=np.uint64)
     k.fill_edge_filter(parent, last, ng_filter)
     has_next = np.zeros(max(n_tokens, 1), dtype=np.bool_)
     has_next[-(parent[parent < 0] + 1)] = True
-    return {"ng_table": table, "ng_ids": np.array(ng_ids, dtype=np.int32), "ng_filter": ng_filter,
-            "has_next": has_next}
+    return {"ng_table": table, "ng_ids": ng_ids, "ng_filter": ng_filter, "has_next": has_next}
 
 
 def build_code_point_trie(patterns: dict) -> dict:
@@ -185,16 +192,8 @@ def _code_point_trie(patterns: dict) -> tuple:
         node_ids[parent].extend(ids)
         _set_bit(first, ord(pattern[0]))
         start_byte[_encode(pattern[0])[0]] = True
-    parent = np.array([p for p, _ in nodes], dtype=np.int64)
-    last = np.array([c for _, c in nodes], dtype=np.int64)
-    has_children = np.zeros(len(nodes), dtype=np.uint64)
-    has_children[parent[parent >= 0]] = 1
-    node_word = np.arange(len(nodes), dtype=np.uint64) | (has_children << np.uint64(63))
-    overflow: list[int] = []
-    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
-    table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
-    k.fill_node_table(parent, last, node_word, info, table)
-    return table, np.array(overflow, dtype=np.int32), start_byte, first
+    _, _, table, overflow = _node_table(nodes, node_ids)
+    return table, overflow, start_byte, first
 
 
 def _set_bit(bits: np.ndarray, index: int) -> None:

@@ -245,6 +245,20 @@ def add_entries(info, overflow, found, n_found):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def trie_step(node, label, table, overflow, found, n_found):
+    """Follow the edge ``label`` from ``node`` and add the entries it reaches; returns the
+    child, or -1 when there is no such edge or the child has no children (the walk ends)."""
+    slot = find_child(node, label, table)
+    if slot < 0:
+        return np.int64(-1), n_found
+    n_found = add_entries(table[slot, 2], overflow, found, n_found)
+    node_word = table[slot, 1]
+    if (node_word >> np.uint64(63)) == 0:
+        return np.int64(-1), n_found
+    return np.int64(node_word & np.uint64(0xFFFFFFFF)), n_found
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def char_start_before(buf, i):
     """Start of the UTF-8 sequence that ends just before ``buf[i]`` (``i > 0``)."""
     j = i - 1
@@ -277,14 +291,9 @@ def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first
                 c, length = decode_utf8(spaced, j, m)
                 if length == 0:
                     break
-                slot = find_child(node, c, cp_table)
-                if slot < 0:
+                node, n_found = trie_step(node, c, cp_table, cp_ids, found, n_found)
+                if node < 0:
                     break
-                n_found = add_entries(cp_table[slot, 2], cp_ids, found, n_found)
-                node_word = cp_table[slot, 1]
-                if (node_word >> np.uint64(63)) == 0:
-                    break
-                node = np.int64(node_word & np.uint64(0xFFFFFFFF))
                 j += length
         if backward and has_bit(cr_last, cp):
             node = np.int64(-1)
@@ -293,14 +302,9 @@ def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first
                 c, length = decode_utf8(spaced, j, m)
                 if length == 0:
                     break
-                slot = find_child(node, c, cr_table)
-                if slot < 0:
+                node, n_found = trie_step(node, c, cr_table, cr_ids, found, n_found)
+                if node < 0 or j == 0:
                     break
-                n_found = add_entries(cr_table[slot, 2], cr_ids, found, n_found)
-                node_word = cr_table[slot, 1]
-                if (node_word >> np.uint64(63)) == 0 or j == 0:
-                    break
-                node = np.int64(node_word & np.uint64(0xFFFFFFFF))
                 j = char_start_before(spaced, j)
     return n_found
 

@@ -35,16 +35,18 @@ def _routed_duplicates(ranges, blocks):
 
 
 def _write_shards(out, parsed_dir, storage, names, offsets, ranges, writers, writer, blocks):
-    """Write the output shards ``writer, writer + writers, ...``."""
+    """Write the output shards of this writer (a contiguous run, ``dedup.writer_of``)."""
     drops = {}
     for shard, block in blocks:
         drops.setdefault(shard, []).append(block)
+    n_out = len(ranges) - 1
+    files = dedup.ParsedFiles(parsed_dir, names)
     rows = []
     with using_storage(storage):
-        for shard in range(writer, len(ranges) - 1, writers):
+        for shard in (s for s in range(n_out) if dedup.writer_of(s, n_out, writers) == writer):
             drop = np.frombuffer(b"".join(drops.get(shard, [])), dtype=np.int64)
-            rows.append(dedup.write_pool_shard(join(out, f"{layout.shard_name(shard)}.parquet"), parsed_dir, names,
-                                               offsets, int(ranges[shard]), int(ranges[shard + 1]), drop))
+            rows.append(dedup.write_pool_shard(join(out, f"{layout.shard_name(shard)}.parquet"), files, offsets,
+                                               int(ranges[shard]), int(ranges[shard + 1]), drop))
     return rows
 
 
@@ -72,7 +74,8 @@ def run_ingest(spark, cfg: IngestConfig, storage=None) -> dict:
     hashes = sc.parallelize(list(enumerate(names)), readers).mapPartitions(
         partial(_hash_blocks, stage.out_dir, storage, offsets, writers))
     dups = hashes.partitionBy(writers, lambda part: part).mapPartitions(partial(_routed_duplicates, ranges))
-    written = dups.partitionBy(writers, lambda shard: shard).mapPartitionsWithIndex(
+    by_writer = dups.partitionBy(writers, partial(dedup.writer_of, shards=n_out, writers=writers))
+    written = by_writer.mapPartitionsWithIndex(
         partial(_write_shards, cfg.out, stage.out_dir, storage, names, offsets, ranges, writers)).collect()
     sc.setJobDescription(None)
     before = sum(s["kept"] for s in stats)

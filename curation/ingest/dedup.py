@@ -68,25 +68,48 @@ def route(dups: np.ndarray, ranges: np.ndarray) -> list[tuple[int, bytes]]:
     return [(int(s), dups[shard == s].tobytes()) for s in np.unique(shard)]
 
 
-def write_pool_shard(url: str, parsed_dir: str, names: list[str], file_offsets: np.ndarray, start: int, end: int,
+def writer_of(shard: int, shards: int, writers: int) -> int:
+    """The writer task of an output shard: each writes a contiguous run of shards, so a
+    parsed file split over several of them is read once per writer (see ``ParsedFiles``)."""
+    return shard * writers // shards
+
+
+class ParsedFiles:
+    """Parsed shards read for output shards, the last one kept: consecutive output shards
+    of one writer mostly cut one parsed file into ranges."""
+
+    def __init__(self, parsed_dir: str, names: list[str]):
+        self.parsed_dir, self.names = parsed_dir, names
+        self.index, self.table = None, None
+
+    def url(self, i: int) -> str:
+        return layout.data_url(self.parsed_dir, self.names[i])
+
+    def read(self, i: int) -> pa.Table:
+        if self.index != i:
+            self.index, self.table = i, read_parquet(self.url(i))
+        return self.table
+
+
+def write_pool_shard(url: str, files: ParsedFiles, file_offsets: np.ndarray, start: int, end: int,
                      drop: np.ndarray) -> int:
     """Write rows ``[start, end)`` of the parsed files minus the ``drop`` indexes to
     ``url``; return how many rows it has."""
     first = max(int(np.searchsorted(file_offsets, start, side="right")) - 1, 0)
     spans = []
-    for i in range(first, len(names)):
+    for i in range(first, len(files.names)):
         lo, hi = int(file_offsets[i]), int(file_offsets[i + 1])
         if lo >= end:
             break
         if hi > start and hi > lo:
             spans.append((i, max(start, lo), min(end, hi)))
     if len(spans) == 1 and not len(drop) and _whole_file(spans[0], file_offsets):
-        with open_read(layout.data_url(parsed_dir, names[spans[0][0]])) as f:  # the whole file, as it is
+        with open_read(files.url(spans[0][0])) as f:  # the whole file, as it is
             write_atomic(url, f)
         return end - start
     parts = []
     for i, a, b in spans:
-        table = read_parquet(layout.data_url(parsed_dir, names[i])).slice(a - int(file_offsets[i]), b - a)
+        table = files.read(i).slice(a - int(file_offsets[i]), b - a)
         if len(drop):
             table = table.filter(pa.array(~np.isin(np.arange(a, b, dtype=np.int64), drop)))
         parts.append(table)

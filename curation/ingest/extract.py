@@ -58,7 +58,7 @@ def _kept(src, alt, title, resolver, stats: dict, opts: IngestOptions):
     return resolved[0], resolved[1], text, (title.strip() or None) if title else None
 
 
-def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.Table, dict]:
+def extract_archive(url: str, opts: IngestOptions) -> tuple[pa.Table, dict]:
     counts = FileCounts()
     pages = images = with_alt = unusable = too_long = 0
     limit = opts.max_text_chars
@@ -93,7 +93,7 @@ def extract_archive(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.
     return table, {"records": counts.records, "bad_records": counts.bad_records, **stats}
 
 
-def extract_table(url: str, file_index: int, opts: IngestOptions) -> tuple[pa.Table, dict]:
+def extract_table(url: str, opts: IngestOptions) -> tuple[pa.Table, dict]:
     """url+caption rows of a Parquet/JSONL/CSV/TSV table (img2dataset's inputs); the
     table's other columns are kept."""
     table = _read_table(url, (opts.url_column, opts.caption_column))
@@ -201,7 +201,7 @@ class IngestStage(ShardStage):
         url = shard.source
         extract = extract_table if url.endswith(TABLE_SUFFIXES) else extract_archive
         with _collector_paused():
-            table, stats = extract(url, shard.index, self.opts)
+            table, stats = extract(url, self.opts)
             if self.opts.langid:
                 table = with_language(table)
             hashes = pair_hashes(table["url"], table["text"]).tobytes()

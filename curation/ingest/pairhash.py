@@ -45,6 +45,21 @@ def _rotl(x, b):
     return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sipround(v0, v1, v2, v3):
+    v0 += v1
+    v1 = _rotl(v1, 13) ^ v0
+    v0 = _rotl(v0, 32)
+    v2 += v3
+    v3 = _rotl(v3, 16) ^ v2
+    v0 += v3
+    v3 = _rotl(v3, 21) ^ v0
+    v2 += v1
+    v1 = _rotl(v1, 17) ^ v2
+    v2 = _rotl(v2, 32)
+    return v0, v1, v2, v3
+
+
 @numba.njit(cache=True, nogil=True)
 def _siphash13(words, length, k0, k1):
     """SipHash-1-3 of the first ``length`` bytes of ``words`` (zero beyond them)."""
@@ -59,29 +74,11 @@ def _siphash13(words, length, k0, k1):
             m = (m & ((np.uint64(1) << np.uint64(8 * (length % 8))) - np.uint64(1))) \
                 | (np.uint64(length & 0xFF) << np.uint64(56))
         v3 ^= m
-        v0 += v1
-        v1 = _rotl(v1, 13) ^ v0
-        v0 = _rotl(v0, 32)
-        v2 += v3
-        v3 = _rotl(v3, 16) ^ v2
-        v0 += v3
-        v3 = _rotl(v3, 21) ^ v0
-        v2 += v1
-        v1 = _rotl(v1, 17) ^ v2
-        v2 = _rotl(v2, 32)
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
         v0 ^= m
     v2 ^= np.uint64(0xFF)
     for _ in range(3):
-        v0 += v1
-        v1 = _rotl(v1, 13) ^ v0
-        v0 = _rotl(v0, 32)
-        v2 += v3
-        v3 = _rotl(v3, 16) ^ v2
-        v0 += v3
-        v3 = _rotl(v3, 21) ^ v0
-        v2 += v1
-        v1 = _rotl(v1, 17) ^ v2
-        v2 = _rotl(v2, 32)
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
     return v0 ^ v1 ^ v2 ^ v3
 
 

@@ -134,10 +134,11 @@ def run_dedup(folder, files, shards):
     routed = [r for part in range(reducers) for r in dedup.route(dedup.duplicates([b for p, b in blocks if p == part]),
                                                                  ranges)]
     rows = []
+    files = dedup.ParsedFiles(str(folder), names)
     for shard in range(len(ranges) - 1):
         drop = np.frombuffer(b"".join(b for s, b in routed if s == shard), dtype=np.int64)
         url = str(folder / f"out-{shard}.parquet")
-        n = dedup.write_pool_shard(url, str(folder), names, offsets, int(ranges[shard]), int(ranges[shard + 1]), drop)
+        n = dedup.write_pool_shard(url, files, offsets, int(ranges[shard]), int(ranges[shard + 1]), drop)
         table = pq.read_table(url)
         assert table.num_rows == n
         rows.append(list(zip(table["key"].to_pylist(), table["url"].to_pylist(), table["text"].to_pylist())))
