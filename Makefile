@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: bench-scale install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
+.PHONY: quality-weights bench-scale install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
@@ -85,3 +85,16 @@ bench-scale: install
 # GPU benchmark (a machine with one NVIDIA GPU; inputs generated on the spot, no network).
 bench-gpu: install
 	$(BIN)/python -m bench.gpu --out .bench/gpu.json
+
+# Refit the shipped quality weights (curation/quality/weights/, with manifest.json): English
+# against WordNet's glosses, de/fr/es against Django's .po catalogs; the alt-texts weighed are
+# the sample pool and the file names of Debian's openclipart-png.
+quality-weights: install
+	@test -f $(WORDNET)/data.noun || { echo "error: $(WORDNET)/data.noun missing;" \
+	  "install WordNet 3.0 (Debian: apt-get install wordnet-base) or set WORDNET=DIR" >&2; exit 1; }
+	$(BIN)/python sample/make_quality_inputs.py build/quality de fr es
+	$(BIN)/curate quality fit --reference $(WORDNET)/data.noun --lang en \
+	  --texts sample/pool,build/quality/openclipart-names.txt --out curation/quality/weights/en.json
+	for l in de fr es; do $(BIN)/curate quality fit --reference build/quality/django-$$l --lang $$l \
+	  --texts sample/pool,build/quality/openclipart-names.txt --texts-all-langs \
+	  --out curation/quality/weights/$$l.json || exit 1; done

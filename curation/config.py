@@ -90,7 +90,16 @@ class MatchConfig:
     default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none")
     lang_map: str | None = opt(None, "JSON object of lang value -> list name, tried before the built-in routing "
                                      "(zh-Hans, zho, zh_CN -> zh, ...)", path=True)
+    min_quality: float | None = opt(None, "drop texts whose quality score is below this before matching and "
+                                          "counting (the pool's quality column, else scored here)")
+    quality_weights: str | None = opt(None, "quality weights: a <lang>.json file or folder from `curate quality "
+                                            "fit` (default: the shipped ones)", path=True)
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
+
+    def __post_init__(self):
+        if self.min_quality is not None:
+            require(isinstance(self.min_quality, (int, float)) and 0 <= self.min_quality <= 1, "min_quality",
+                    self.min_quality, "must be a score in [0, 1]")
 
 
 @dataclass(kw_only=True)
@@ -115,6 +124,8 @@ class BalanceConfig:
     unit: str = opt("image", "image: one alt-text chosen per image, then one decision per image (Meta CLIP 2); "
                              "text: one decision per row (MetaCLIP 1)", choices=["image", "text"])
     image_column: str = opt("key", "the column that identifies an image (--unit image)")
+    prefer_quality: bool = opt(False, "--unit image: choose the image's matched alt-text with the highest quality "
+                                      "score (ties by the hash choice); needs a quality column")
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
@@ -160,6 +171,8 @@ class ExportConfig:
     image_filter: str | None = opt(None, "module:function(image, row) -> reason to drop, or None to keep")
     text_column: str = opt("text", "column holding the alt-text")
     keep_list: str | None = opt(None, "keep list from `curate dedup`: skip the samples it removes", path=True)
+    captions: str | None = opt(None, "captions folder from `curate caption` or `curate captions import`: "
+                                     "write <key>.syn.txt beside <key>.txt", path=True)
 
     def __post_init__(self):
         at_least(self.samples_per_tar, 1, "samples_per_tar")
@@ -322,13 +335,92 @@ class TrainConfig:
     lr: float = opt(5e-4, "learning rate")
     warmup: int = opt(0, "warmup steps")
     workers: int = opt(0, "data loader workers")
+    syn_ratio: float = opt(0.0, "share of samples that train on their synthetic caption (<key>.syn.txt) instead "
+                                "of the alt-text, re-drawn every epoch with the hash coin (seed, key, epoch)")
+    seed: int = opt(0, "seed of training and of the caption coin")
 
     def __post_init__(self):
+        require(isinstance(self.syn_ratio, (int, float)) and 0 <= self.syn_ratio <= 1, "syn_ratio", self.syn_ratio,
+                "must be in [0, 1]")
+        seed_64(self.seed, "seed")
         at_least(self.epochs, 1, "epochs")
         at_least(self.batch_size, 1, "batch_size")
         finite_positive(self.lr, "lr")
         at_least(self.warmup, 0, "warmup")
         at_least(self.workers, 0, "workers")
+
+
+@dataclass(kw_only=True)
+class QualityConfig:
+    """Score every pool row's alt-text (``curation.quality``)."""
+
+    SECTION: ClassVar[str] = "quality"
+    pool: str = opt(help="folder of pool shards (Parquet or JSONL), local or s3://", path=True)
+    out: str = opt(help="folder for the scored pool shards (same names, Parquet, + a quality column)", path=True)
+    text_column: str = opt("text", "column holding the alt-text")
+    quality_weights: str | None = opt(None, "quality weights: a <lang>.json file or folder from `curate quality "
+                                            "fit` (default: the shipped ones)", path=True)
+    overwrite: bool = opt(False, "discard earlier outputs")
+
+
+@dataclass(kw_only=True)
+class QualityFitConfig:
+    """Fit one language's filter weights against a reference language model."""
+
+    SECTION: ClassVar[str] = "fit"
+    reference: str = opt(help="good text of the language, comma-separated files or folders: .txt (a text a "
+                              "line), .po catalogs, WordNet data.* files, pool shards")
+    lang: str = opt(help="language of the weights (ISO 639-1, e.g. en)")
+    out: str = opt(help="weights file to write (<lang>.json); manifest.json beside it records its provenance")
+    texts: str | None = opt(None, "alt-texts to weigh the filters on (pool shards, .txt): rows of --lang, "
+                                  "with the reference's held-out half")
+    texts_all_langs: bool = opt(False, "take every row of the --texts pools, whatever its lang (file names, camera "
+                                       "codes and web boilerplate are mostly language-neutral)")
+    order: int = opt(4, "character n-gram order of the reference model")
+
+    def __post_init__(self):
+        at_least(self.order, 1, "order")
+
+
+@dataclass(kw_only=True)
+class CaptionConfig:
+    """Synthetic captions of the curated images with an open_clip CoCa model."""
+
+    SECTION: ClassVar[str] = "caption"
+    curated: str = opt(help="run folder (or its curated/ folder)", path=True)
+    out: str = opt(help="captions folder: <shard>.parquet (key, text, caption, status) per curated shard",
+                   path=True)
+    model: str = opt("coca-tiny", "open_clip CoCa model name (coca_ViT-B-32, ...), or ours (coca-tiny)")
+    pretrained: str | None = opt(None, "local checkpoint file (or an open_clip tag with hub access); none: random "
+                                       "weights drawn from --seed")
+    prompt: bool = opt(False, "start each caption from its alt-text (re-alignment, as Altogether); greedy decoding")
+    max_tokens: int = opt(30, "longest caption, in tokens")
+    batch_size: int = opt(32, "images per batch")
+    seed: int = opt(0, "seed of the random weights when there is no --pretrained")
+    text_column: str = opt("text", "column holding the alt-text")
+    allow_local_files: bool = opt(False, "read urls that are local paths or file:// (rows without image bytes)")
+    timeout: float = opt(10.0, "hard deadline of one image request in seconds (rows without image bytes)")
+    user_agent: str = opt(DEFAULT_USER_AGENT, "User-Agent of image requests (rows without image bytes)")
+    local: bool = opt(False, "run in this process instead of Spark tasks")
+
+    def __post_init__(self):
+        at_least(self.max_tokens, 7, "max_tokens")
+        at_least(self.batch_size, 1, "batch_size")
+        seed_64(self.seed, "seed")
+        finite_positive(self.timeout, "timeout")
+
+
+@dataclass(kw_only=True)
+class CaptionsImportConfig:
+    """Captions from another captioner, laid out as `curate caption` writes them."""
+
+    SECTION: ClassVar[str] = "import"
+    input: str = opt(help="Parquet or JSONL file, or a folder of them, with key and caption columns",
+                     flag="--in", path=True)
+    curated: str = opt(help="run folder (or its curated/ folder) whose rows the captions describe", path=True)
+    out: str = opt(help="captions folder to write", path=True)
+    key_column: str = opt("key", "the input's key column")
+    caption_column: str = opt("caption", "the input's caption column")
 
 
 @dataclass(kw_only=True)

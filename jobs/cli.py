@@ -63,6 +63,18 @@ COMMANDS = {
                      (*SPARK, C.DedupConfig), "jobs.gpu:dedup_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
                      (C.ModelConfig, C.TrainConfig), "jobs.gpu:train_command"),
+    "quality": {
+        "": Command("score every pool row's alt-text: the pool's shards with a quality column in [0, 1]",
+                    (*SPARK, C.QualityConfig), "jobs.quality:quality_command"),
+        "fit": Command("fit one language's filter weights against a reference language model",
+                       (C.QualityFitConfig,), "jobs.quality:fit_command"),
+    },
+    "caption": Command("write one synthetic caption per curated image with an open_clip CoCa model",
+                       (*SPARK, C.CaptionConfig), "jobs.caption:caption_command"),
+    "captions": {
+        "import": Command("take captions from another captioner (Parquet/JSONL with key and caption)",
+                          (*SPARK, C.CaptionsImportConfig), "jobs.caption:import_command"),
+    },
     "metadata": {
         "build": Command("build a list from WordNet, n-gram counts, page views and extra lists",
                          (C.MetadataBuildConfig,), "jobs.metadata_cli:build_command"),
@@ -139,7 +151,7 @@ def _add_field(p: argparse.ArgumentParser, f, required: bool) -> None:
     p.add_argument(flag, **kwargs)
 
 
-def _add_command(sub, name: str, command: Command) -> None:
+def _add_command(sub, name: str, command: Command) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=command.help, description=command.help)
     configs = configs_of(command)
     required = _required(configs)
@@ -148,6 +160,7 @@ def _add_command(sub, name: str, command: Command) -> None:
                         f"{', '.join(c.SECTION for c in configs)}); flags given here override it")
     for f in _fields(configs).values():
         _add_field(p, f, f.name in required)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,10 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         if isinstance(command, dict):
-            group = sub.add_parser(name, help=f"{name} tools", description=f"{name} tools")
-            gsub = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+            own = command.get("")  # a group that is a command itself (`curate quality`) besides its tools
+            if own is None:
+                group = sub.add_parser(name, help=f"{name} tools", description=f"{name} tools")
+            else:
+                group = _add_command(sub, name, own)
+            gsub = group.add_subparsers(dest="subcommand", required=own is None, metavar="SUBCOMMAND")
             for sub_name, sub_command in command.items():
-                _add_command(gsub, sub_name, sub_command)
+                if sub_name:
+                    _add_command(gsub, sub_name, sub_command)
         else:
             _add_command(sub, name, command)
     return parser
@@ -231,7 +249,8 @@ def resolve(command_name: str, command: Command, args: argparse.Namespace) -> di
 def _command(args) -> tuple[str, Command]:
     command = COMMANDS[args.command]
     if isinstance(command, dict):
-        return f"{args.command} {args.subcommand}", command[args.subcommand]
+        sub = getattr(args, "subcommand", None)
+        return (f"{args.command} {sub}", command[sub]) if sub else (args.command, command[""])
     return args.command, command
 
 

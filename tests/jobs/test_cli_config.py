@@ -13,7 +13,7 @@ from jobs import cli
 def all_commands():
     for name, command in cli.COMMANDS.items():
         if isinstance(command, dict):
-            yield from ([name, sub] for sub in command)
+            yield from ([name, sub] if sub else [name] for sub in command)
         else:
             yield [name]
 

@@ -1,0 +1,91 @@
+"""The quality score of an alt-text: the weighted share of the filters it passes,
+``sum(w[f] * pass[f]) / sum(w[f])`` over the filters that apply to it (``None`` verdicts are
+left out), in [0, 1]. Weights are per language; a language without its own file uses the
+``en`` weights with its own phrase and stop-word rules."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from curation.errors import InputError
+from curation.quality.filters import FILTERS, evaluate, normalise_lang
+
+SHIPPED = Path(__file__).resolve().parent / "weights"
+FALLBACK = "en"
+HISTOGRAM_BINS = 20
+
+
+def read_weights_file(url: str) -> dict:
+    """``{"lang": L, "filters": {name: {"weight": w, ...}}, ...}`` as written by ``fit``."""
+    from curation.io import read_bytes
+
+    try:
+        body = json.loads(read_bytes(url))
+        weights = {name: float(body["filters"][name]["weight"]) for name in FILTERS}
+        return {"lang": str(body["lang"]), "weights": weights}
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{url}: not a quality weights file from `curate quality fit` ({exc!r})") from None
+
+
+def load_weights(source: str | None = None) -> dict:
+    """Language -> filter weights: the shipped ones, or a file or folder of ``<lang>.json``."""
+    from curation.io import is_dir, join, list_files
+
+    source = source or str(SHIPPED)
+    urls = [u for u in list_files(source, (".json",)) if not u.endswith("manifest.json")] if is_dir(source) \
+        else [source]
+    found = {}
+    for url in urls:
+        body = read_weights_file(url)
+        found[body["lang"]] = body["weights"]
+    if not found:
+        raise InputError(f"{source}: no quality weights (<lang>.json from `curate quality fit`)")
+    return found
+
+
+def weights_digest(weights: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()
+
+
+class QualityScorer:
+    """Scores alt-texts with per-language weights (``load_weights``)."""
+
+    def __init__(self, weights: dict | None = None):
+        self.weights = weights if weights is not None else load_weights()
+        self._vectors = {lang: np.array([w[f] for f in FILTERS], np.float64) for lang, w in self.weights.items()}
+        self._fallback = self._vectors.get(FALLBACK, next(iter(self._vectors.values())))
+
+    def score(self, text: str, lang=None) -> float:
+        code = normalise_lang(lang) or FALLBACK
+        w = self._vectors.get(code, self._fallback)
+        total = passed = 0.0
+        for weight, verdict in zip(w, evaluate(text, code)):
+            if verdict is not None:
+                total += weight
+                passed += weight if verdict else 0.0
+        return passed / total if total > 0 else 1.0
+
+    def score_many(self, texts, langs=None) -> np.ndarray:
+        langs = langs if langs is not None else [None] * len(texts)
+        return np.array([self.score(t, lang) for t, lang in zip(texts, langs)], np.float64)
+
+
+def histogram(scores: np.ndarray) -> list[int]:
+    """Counts of scores in ``HISTOGRAM_BINS`` equal bins of [0, 1] (1.0 in the last)."""
+    bins = np.minimum((np.asarray(scores) * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
+    return np.bincount(bins, minlength=HISTOGRAM_BINS).tolist()
+
+
+def histograms_by_lang(scores: np.ndarray, langs) -> dict:
+    """``{lang: histogram}`` with langs normalised (``""``: no lang)."""
+    codes = np.array([normalise_lang(v) for v in langs] if langs is not None else [""] * len(scores), dtype=object)
+    return {str(code): histogram(scores[codes == code]) for code in sorted(set(codes.tolist()))}
+
+
+def add_histograms_by_lang(total: dict, more: dict) -> dict:
+    for lang, counts in more.items():
+        total[lang] = [a + b for a, b in zip(total.get(lang, [0] * len(counts)), counts)]
+    return total

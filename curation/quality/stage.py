@@ -1,0 +1,79 @@
+"""``curate quality``: the pool's rows with a ``quality`` column, one output shard per pool
+shard under the same name (``part-02.jsonl`` -> ``part-02.parquet``), so the output is a
+pool that ``curate curate --min-quality`` reads. A row whose text is null cannot be scored:
+it is rejected (``_rejected/<name>.parquet``) with the reason ``no_text``, beside the rows
+the pool reader rejects."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.errors import InputError
+from curation.io import join, list_files
+from curation.pool import POOL_SUFFIXES, REJECTED_SCHEMA, read_pool_shard
+from curation.quality.score import QualityScorer, histograms_by_lang
+from curation.shards import Shard, ShardOutput, ShardStage
+
+QUALITY = "quality"
+
+
+def shard_stem(url: str) -> str:
+    name = url.rsplit("/", 1)[-1]
+    for suffix in sorted(POOL_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def score_table(table: pa.Table, text_column: str, scorer: QualityScorer) -> tuple[pa.Table, pa.Table, dict]:
+    """``(scored rows + quality, rows without a text, histograms by lang)`` of a pool table."""
+    texts = table[text_column].combine_chunks()
+    has_text = pc.is_valid(texts)
+    scored, missing = table.filter(has_text), table.filter(pc.invert(has_text))
+    langs = scored["lang"].to_pylist() if "lang" in scored.column_names else None
+    scores = scorer.score_many(scored[text_column].to_pylist(), langs)
+    if QUALITY in scored.column_names:
+        scored = scored.drop_columns([QUALITY])
+    return scored.append_column(QUALITY, pa.array(scores, pa.float64())), missing, histograms_by_lang(scores, langs)
+
+
+class QualityStage(ShardStage):
+    """Score one pool shard; see the module docstring."""
+
+    name = "quality"
+    rows_key = "pool_rows"
+
+    def __init__(self, out_dir: str, params: dict, pool: str, weights: dict):
+        super().__init__(out_dir, params)
+        self.pool, self.weights = pool, weights
+
+    def plan(self) -> list[Shard]:
+        files = list_files(self.pool, POOL_SUFFIXES)
+        if not files:
+            raise InputError(f"{self.pool}: no pool shards (*.parquet, *.jsonl, *.jsonl.gz) found")
+        stems = [shard_stem(u) for u in files]
+        clash = sorted({s for s in stems if stems.count(s) > 1})
+        if clash:
+            raise InputError(f"{self.pool}: shards {', '.join(clash)} exist in two formats; their outputs "
+                             "would share a name")
+        return [Shard(stem, url, i) for i, (stem, url) in enumerate(zip(stems, files))]
+
+    def process(self, shard: Shard) -> ShardOutput:
+        text_column = self.params["text_column"]
+        pool = read_pool_shard(shard.source, text_column)
+        scored, missing, hist = score_table(pool.table, text_column, QualityScorer(self.weights))
+        rejected = pool.rejected
+        if missing.num_rows:
+            rows = np.flatnonzero(pc.is_null(pool.table[text_column].combine_chunks()).to_numpy(zero_copy_only=False))
+            extra = pa.table({"source": [shard.source] * len(rows), "row": pa.array(rows, pa.int64()),
+                              "reason": ["no_text"] * len(rows), "raw": [None] * len(rows)}, schema=REJECTED_SCHEMA)
+            rejected = pa.concat_tables([rejected, extra])
+        files = {join(self.out_dir, f"{shard.name}.parquet"): scored}
+        if rejected.num_rows:
+            files[join(self.out_dir, "_rejected", f"{shard.name}.parquet")] = rejected
+        reasons = rejected["reason"].value_counts().to_pylist() if rejected.num_rows else []
+        q = scored[QUALITY].to_numpy()
+        stats = {"source": shard.source, "pool_rows": pool.rows, "scored_rows": scored.num_rows,
+                 "rejected_rows": rejected.num_rows, "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
+                 "quality_sum": float(q.sum()), "histograms": hist}
+        return ShardOutput(files, stats)
