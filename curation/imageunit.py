@@ -1,6 +1,7 @@
 """Per-image curation (Meta CLIP 2; ``--unit image``): rows with the same image id are one
 image, whatever shards they sit in. Counts stay per alt-text. Among an image's alt-texts
 that matched, the chosen one is the text ``x`` with the smallest ``H(seed, id + "\\x00" + x)``
+(``--prefer-quality``: the one with the highest ``quality`` score, that hash breaking ties)
 (ties, i.e. the same text twice: the first row in shard order); the image is kept with that
 text's keep probability, decided by the usual coin ``H(seed, id)``. An image with one
 alt-text therefore gets exactly the per-row decision, and no sharding changes the result.
@@ -46,14 +47,22 @@ def choice_hashes(ids: pa.Array, texts: pa.Array, seed: int) -> np.ndarray:
 
 
 def shard_candidates(table: pa.Table, shard: int, image_column: str, text_column: str, seed: int,
-                     buckets: int) -> list[tuple[int, pa.Table]]:
-    """Each image's best row in this shard (smallest choice hash, then row), as
-    ``(bucket, table(id, h, shard, row))`` pieces."""
+                     buckets: int, prefer_quality: bool = False) -> list[tuple[int, pa.Table]]:
+    """Each image's best row in this shard (smallest choice hash, then row; with
+    ``prefer_quality``, the highest ``quality`` first), as
+    ``(bucket, table(id, q, h, shard, row))`` pieces (``q``: minus the quality, or 0)."""
     if table.num_rows == 0:
         return []
     ids = image_ids(table, image_column)
     h = choice_hashes(ids, table[text_column].combine_chunks(), seed)
-    rows = pa.table({"id": ids, "h": pa.array(h, pa.uint64()), "shard": pa.array(np.full(len(h), shard, np.int64)),
+    if prefer_quality:
+        # A missing score ranks last; -quality so that the ascending sort puts the best first.
+        q = -np.nan_to_num(table["quality"].combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False),
+                           nan=-1.0)
+    else:
+        q = np.zeros(len(h))
+    rows = pa.table({"id": ids, "q": pa.array(q, pa.float64()), "h": pa.array(h, pa.uint64()),
+                     "shard": pa.array(np.full(len(h), shard, np.int64)),
                      "row": pa.array(np.arange(len(h), dtype=np.int64))})
     best = _first_per_id(rows)
     bucket = coin_hashes(best["id"], 0) % np.uint64(buckets)
@@ -68,8 +77,9 @@ def bucket_winners(pieces: list[pa.Table]) -> dict[int, np.ndarray]:
 
 
 def _first_per_id(table: pa.Table) -> pa.Table:
-    """The first row of each id in (id, h, shard, row) order."""
-    order = table.sort_by([("id", "ascending"), ("h", "ascending"), ("shard", "ascending"), ("row", "ascending")])
+    """The first row of each id in (id, q, h, shard, row) order."""
+    order = table.sort_by([("id", "ascending"), ("q", "ascending"), ("h", "ascending"), ("shard", "ascending"),
+                           ("row", "ascending")])
     ids = order["id"].combine_chunks()
     first = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:

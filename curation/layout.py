@@ -3,6 +3,7 @@
     <out>/matched/<shard>.parquet            matched rows (pool row + entry_ids)
     <out>/matched/_counts/<shard>.parquet    sparse per-shard entry counts
     <out>/matched/_rejected/<shard>.parquet  rejected rows with their reasons
+    <out>/matched/_low_quality/<shard>.parquet  rows under --min-quality (with their quality)
     <out>/matched/_done/<shard>.json         done marker: shard stats and parameters
     <out>/entry_counts.parquet|.json         pool-wide counts
     <out>/<filter>/<shard>.parquet           rows a filter stage keeps (between match and balance)
@@ -50,3 +51,7 @@ def done_url(stage_dir: str, name: str) -> str:
 
 def dropped_url(stage_dir: str, name: str) -> str:
     return join(stage_dir, "_dropped", f"{name}.parquet")
+
+
+def low_quality_url(stage_dir: str, name: str) -> str:
+    return join(stage_dir, "_low_quality", f"{name}.parquet")

@@ -13,6 +13,7 @@ from curation import report_plots as plots
 from curation.io import exists, join, list_files, read_json, read_parquet, write_bytes_atomic
 
 TAIL_SAMPLE = 15
+EXAMPLES = 12
 SAMPLE_GRID = 12
 
 
@@ -35,12 +36,15 @@ def write_report(out: str) -> str:
         src = card["sources"]
         figures["sources.png"] = plots.bar_plot([r["source"] for r in src], [r["matches"] for r in src],
                                                 [r["curated_matches"] for r in src], "Matches by metadata source")
+    if card.get("quality_histograms"):
+        figures["quality.png"] = plots.quality_plot(card["quality_histograms"], card.get("min_quality"))
     samples = _samples(out)
     for i, sample in enumerate(samples):
         figures[f"sample_{i:02d}.png"] = sample.pop("png")
     for name, data in figures.items():
         write_bytes_atomic(join(out, layout.REPORT_DIR, name), data)
-    page = _page(card, list(figures), _tail_sample(counts_table, card), samples)
+    page = _page(card, list(figures), _tail_sample(counts_table, card), samples, _low_quality_examples(out),
+                 _caption_examples(card))
     url = join(out, layout.REPORT)
     write_bytes_atomic(url, page.encode("utf-8"))
     return url
@@ -72,6 +76,38 @@ def _samples(out: str) -> list[dict]:
     return samples
 
 
+def _low_quality_examples(out: str, n: int = EXAMPLES) -> list[list]:
+    """A few rows that ``--min-quality`` removed: text, lang and score, lowest score first."""
+    folder = join(out, layout.MATCHED, "_low_quality")
+    rows: list = []
+    for url in list_files(folder, (".parquet",)) if exists(folder) else []:
+        table = read_parquet(url)
+        langs = table["lang"].to_pylist() if "lang" in table.column_names else [""] * table.num_rows
+        rows += [[t if t is not None else "(null)", lang or "", q]
+                 for t, lang, q in zip(table[_text_column(table)].to_pylist(), langs, table["quality"].to_pylist())]
+        if len(rows) >= 20 * n:
+            break
+    return sorted(rows, key=lambda r: (r[2], r[0]))[:: max(1, len(rows) // n)][:n]
+
+
+def _text_column(table) -> str:
+    return "text" if "text" in table.column_names else table.column_names[0]
+
+
+def _caption_examples(card: dict, n: int = EXAMPLES) -> list[list]:
+    """Synthetic captions beside their alt-texts, from the captions folders the card lists."""
+    rows: list = []
+    for folder in card.get("captions", {}):
+        for url in list_files(folder, (".parquet",)) if exists(folder) else []:
+            table = read_parquet(url)
+            texts = table["text"].to_pylist() if "text" in table.column_names else [""] * table.num_rows
+            rows += [[k, t or "", c] for k, t, c in zip(table["key"].to_pylist(), texts,
+                                                        table["caption"].to_pylist()) if c]
+            if len(rows) >= n:
+                return rows[:n]
+    return rows
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
@@ -88,9 +124,11 @@ def _img(name: str, alt: str) -> str:
     return f'<img src="{layout.REPORT_DIR}/{name}" alt="{html.escape(alt)}">'
 
 
-def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict]) -> str:
+def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict], removed: list[list] = (),
+          captions: list[list] = ()) -> str:
     summary = [["pool rows", card["pool_rows"]], ["matched rows", card["matched_rows"]],
                ["unmatched rows", card["unmatched_rows"]], ["rejected rows", card["rejected_rows"]],
+               *([["low-quality rows", card["low_quality_rows"]]] if "low_quality_rows" in card else []),
                ["curated rows", card["curated_rows"]],
                ["share of texts matched", card["matched_rows"] / max(card["pool_rows"], 1)],
                ["entries", card["entries"]], ["entries matched", card["entries_matched"]],
@@ -125,6 +163,16 @@ def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict])
         rows = [[f["stage"], f["input_rows"], f["dropped_rows"],
                  ", ".join(f"{r} {n:,}" for r, n in f["dropped_reasons"].items())] for f in card["filters"]]
         parts += ["<h2>Filter stages</h2>", _table(["stage", "rows in", "rows dropped", "reasons"], rows)]
+    if card.get("quality_histograms"):
+        parts += ["<h2>Alt-text quality</h2>", _img("quality.png", "quality score distribution by language")]
+        if "low_quality_rows" in card:
+            parts.append(f"<p>{card['low_quality_rows']:,} rows scored under --min-quality "
+                         f"{card['min_quality']:g} and were set aside before matching.</p>")
+        if removed:
+            parts += ["<h3>Examples of what the quality filter removed</h3>",
+                      _table(["alt-text", "lang", "quality"], removed)]
+    if captions:
+        parts += ["<h2>Synthetic captions</h2>", _table(["key", "alt-text", "synthetic caption"], captions)]
     if card.get("exports"):
         steps = ("matched", "curated", "opted_out", "fetch_failed", "fetched", "filtered", "written")
         rows = [[out, *(e["funnel"].get(k, "") for k in steps)] for out, e in card["exports"].items()]

@@ -54,13 +54,32 @@ def accounting_plot(card: dict) -> bytes:
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.4))
     labels = ["matched", "unmatched", "rejected"]
     values = [card["matched_rows"], card["unmatched_rows"], card["rejected_rows"]]
-    a.bar(labels, values, color=["#55a868", "#c44e52", "#8172b2"])
+    colors = ["#55a868", "#c44e52", "#8172b2"]
+    if "low_quality_rows" in card:
+        labels, values, colors = labels + ["low quality"], values + [card["low_quality_rows"]], colors + ["#937860"]
+    a.bar(labels, values, color=colors)
     a.set_title("Pool rows")
     b.bar(["pool", "matched", "curated"], [card["pool_rows"], card["matched_rows"], card["curated_rows"]],
           color=["#4c72b0", "#55a868", "#dd8452"])
     b.set_title("Curated size vs pool")
     for ax in (a, b):
         ax.tick_params(axis="x", labelsize=8)
+    return _save(fig)
+
+
+def quality_plot(histograms: dict, min_quality: float | None) -> bytes:
+    """Share of each language's texts by quality score (equal bins of [0, 1])."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for lang, counts in sorted(histograms.items(), key=lambda kv: -sum(kv[1]))[:8]:
+        counts = np.asarray(counts, dtype=float)
+        edges = (np.arange(len(counts)) + 0.5) / len(counts)
+        ax.plot(edges, counts / max(counts.sum(), 1), marker=".", label=f"{lang or '(none)'} ({int(counts.sum()):,})")
+    if min_quality is not None:
+        ax.axvline(min_quality, color="#c44e52", linestyle="--", label=f"--min-quality {min_quality:g}")
+    ax.set_xlabel("quality score")
+    ax.set_ylabel("share of texts")
+    ax.set_title("Alt-text quality by language")
+    ax.legend(fontsize=7)
     return _save(fig)
 
 

@@ -67,9 +67,11 @@ class MatchStage(RowStage):
     folder = layout.MATCHED
     rows_key = "pool_rows"
 
-    def __init__(self, out_dir: str, params: dict, entries: int, pool: str, metadata_url: str):
+    def __init__(self, out_dir: str, params: dict, entries: int, pool: str, metadata_url: str,
+                 quality_weights: dict | None = None):
         super().__init__(out_dir, params, entries)
         self.pool, self.metadata_url = pool, metadata_url
+        self.quality_weights = quality_weights  # with params["min_quality"]: drop low scores first
 
     def plan(self) -> list[Shard]:
         return plan_pool_shards(self.pool)
@@ -82,21 +84,30 @@ class MatchStage(RowStage):
                                  tuple(sorted((p.get("lang_map") or {}).items())))
         text_column = p["text_column"]
         pool = read_pool_shard(shard.source, text_column)
-        langs = pool.table["lang"].combine_chunks().cast(pa.string()) if "lang" in pool.table.column_names else None
-        texts = pool.table[text_column].combine_chunks()
+        table, quality_files, quality_stats = pool.table, {}, {}
+        if p.get("min_quality") is not None:
+            from curation.quality.stage import split_low_quality
+
+            table, low, hist = split_low_quality(table, text_column, p["min_quality"], self.quality_weights)
+            if low.num_rows:
+                quality_files[layout.low_quality_url(self.out_dir, shard.name)] = low
+            quality_stats = {"low_quality_rows": low.num_rows, "quality_histograms": hist}
+        langs = table["lang"].combine_chunks().cast(pa.string()) if "lang" in table.column_names else None
+        texts = table[text_column].combine_chunks()
         list_keys, unrouted = matcher.route_langs(None if langs is None else langs.to_pylist(), len(texts))
         entry_ids, _ = matcher.match_arrow(texts, keys=list_keys)
         has_match = pc.greater(pc.list_value_length(entry_ids), 0)
-        matched = pool.table.append_column("entry_ids", entry_ids).filter(has_match)
+        matched = table.append_column("entry_ids", entry_ids).filter(has_match)
         rejected = {layout.rejected_url(self.out_dir, shard.name): pool.rejected} if pool.rejected.num_rows else {}
-        files, counts = self.rows_output(shard.name, matched, **rejected)
+        files, counts = self.rows_output(shard.name, matched, **rejected, **quality_files)
         reasons = pool.rejected["reason"].value_counts().to_pylist() if pool.rejected.num_rows else []
         stats = {
             "source": shard.source,
             "pool_rows": pool.rows,
             "matched_rows": matched.num_rows,
-            "unmatched_rows": pool.table.num_rows - matched.num_rows,
+            "unmatched_rows": table.num_rows - matched.num_rows,
             "rejected_rows": pool.rejected.num_rows,
+            **quality_stats,
             "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
             "matches": int(len(entry_ids.values)),
             "matches_per_text": matches_histogram(entry_ids),

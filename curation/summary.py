@@ -53,7 +53,17 @@ def sum_stats(shard_stats: list[dict]) -> dict:
         for reason, n in s["rejected_reasons"].items():
             reasons[reason] = reasons.get(reason, 0) + n
         hist = add_histograms(hist, s["matches_per_text"])
-    return {**total, "rejected_reasons": reasons, "matches_per_text": hist}
+    out = {**total, "rejected_reasons": reasons, "matches_per_text": hist}
+    if any("low_quality_rows" in s for s in shard_stats):
+        # --min-quality: pool_rows = matched + unmatched + low_quality + rejected.
+        from curation.quality.score import add_histograms_by_lang
+
+        out["low_quality_rows"] = sum(s.get("low_quality_rows", 0) for s in shard_stats)
+        quality: dict = {}
+        for s in shard_stats:
+            add_histograms_by_lang(quality, s.get("quality_histograms", {}))
+        out["quality_histograms"] = dict(sorted(quality.items()))
+    return out
 
 
 def threshold_vector(metadata, thresholds: dict) -> np.ndarray:
@@ -70,7 +80,8 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
                    balance_stats: list[dict] = ()) -> dict:
     """The data card: what went in, what came out, and how balancing changed the counts.
 
-    Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected``, and with
+    Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected`` (``+
+    low_quality`` with ``--min-quality``), and with
     filter stages ``matched_rows = dropped_rows + balance_input_rows`` (drops by named reason)."""
     entries, t = metadata.entries, threshold_vector(metadata, thresholds)
     stats = sum_stats(match_stats)
@@ -179,6 +190,8 @@ def print_summary(card: dict, out: str, stream) -> None:
         f"  unmatched    {card['unmatched_rows']:>10,}",
         f"  rejected     {card['rejected_rows']:>10,}",
     ]
+    if "low_quality_rows" in card:
+        lines.append(f"  low quality  {card['low_quality_rows']:>10,}  (quality < {card['min_quality']:g})")
     if card.get("filters"):
         lines.append(f"  dropped      {card['dropped_rows']:>10,}  "
                      + ", ".join(f"{r} {n}" for r, n in card["dropped_reasons"].items()))

@@ -35,7 +35,7 @@ def run_quality(spark, cfg, storage=None) -> dict:
                "rejected_rows": sum(s["rejected_rows"] for s in stats), "rejected_reasons": reasons,
                "mean_quality": round(sum(s["quality_sum"] for s in stats) / scored, 6) if scored else None,
                "histograms": histograms}
-    write_json_atomic(join(cfg.out, "quality_stats.json"), summary)
+    write_json_atomic(join(cfg.out, "_quality_stats.json"), summary)  # "_": not a pool shard
     return summary
 
 

@@ -71,7 +71,14 @@ def run_match(spark, cfg: MatchConfig, storage=None, filters: dict | None = None
         if cfg.default_lang not in metadata.segments:
             raise InputError(f"--default-lang {cfg.default_lang!r} has no list in {metadata.source} "
                              f"(lists: {', '.join(sorted(metadata.segments))})")
-    stage = MatchStage(join(cfg.out, layout.MATCHED), params, len(metadata), cfg.pool, metadata.source)
+    quality_weights = None
+    if cfg.min_quality is not None:
+        from curation.quality.score import load_weights, weights_digest
+
+        quality_weights = load_weights(cfg.quality_weights)
+        params.update(min_quality=cfg.min_quality, quality_weights_sha256=weights_digest(quality_weights))
+    stage = MatchStage(join(cfg.out, layout.MATCHED), params, len(metadata), cfg.pool, metadata.source,
+                       quality_weights)
     chain = [stage]
     for filter_cls in filter_stages():
         config = (filters or {}).get(filter_cls.name) or (filter_cls.Config() if filter_cls.Config else None)
@@ -172,6 +179,10 @@ def run_balance(spark, cfg: BalanceConfig, timings: dict | None = None, storage=
     # Chained after match in this run, the counts are in hand; otherwise read (and check) them.
     counts = chained.counts if chained else read_entry_counts(join(cfg.out, layout.ENTRY_COUNTS), manifest["params"])
     params = balance_params(manifest["params"], cfg.t, cfg.seed, cfg.unit, cfg.image_column)
+    if cfg.prefer_quality:
+        if cfg.unit != "image":
+            raise InputError("--prefer-quality chooses among an image's alt-texts: it needs --unit image")
+        params["prefer_quality"] = True
     if metadata.per_language:
         params["reference_lang"] = cfg.reference_lang
     try:
@@ -207,8 +218,10 @@ def _candidates(params: dict, seed: int, buckets: int, storage, item):
     index, shard = item
     with using_storage(storage):
         table = read_parquet(shard.source, columns=sorted({"key", params.get("image_column", "key"),
-                                                            params["text_column"]}))
-    return shard_candidates(table, index, params.get("image_column", "key"), params["text_column"], seed, buckets)
+                                                            params["text_column"]}
+                                                           | ({"quality"} if params.get("prefer_quality") else set())))
+    return shard_candidates(table, index, params.get("image_column", "key"), params["text_column"], seed, buckets,
+                            bool(params.get("prefer_quality")))
 
 
 def _columns_of(url: str) -> set:
@@ -256,6 +269,10 @@ def run_image_choice(spark, stage: BalanceStage, shards: list, storage=None) -> 
     if missing:
         raise InputError(f"{missing[0]}: no image column {image_column!r} (--image-column)"
                          + (f", nor in {len(missing) - 1} other shards" if len(missing) > 1 else ""))
+    unscored = [shard.source for shard, names in zip(shards, columns) if "quality" not in names]
+    if stage.params.get("prefer_quality") and unscored:
+        raise InputError(f"{unscored[0]}: --prefer-quality needs a quality column; score the pool with `curate "
+                         "quality` or match with --min-quality (0 keeps every row)")
     sc = spark.sparkContext
     buckets = max(1, min(len(shards), 4 * sc.defaultParallelism))
     names = [shard.name for shard in shards]

@@ -77,3 +77,25 @@ class QualityStage(ShardStage):
                  "rejected_rows": rejected.num_rows, "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
                  "quality_sum": float(q.sum()), "histograms": hist}
         return ShardOutput(files, stats)
+
+
+def split_low_quality(table: pa.Table, text_column: str, min_quality: float,
+                      weights: dict) -> tuple[pa.Table, pa.Table, dict]:
+    """``(rows scoring at least min_quality, the others, histograms by lang)``, both with a
+    ``quality`` column: the table's own where it has one (its nulls scored here), else
+    scored here. A null text scores as an empty one."""
+    scorer = QualityScorer(weights)
+    langs = table["lang"].to_pylist() if "lang" in table.column_names else None
+    if QUALITY in table.column_names:
+        given = table[QUALITY].combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False)
+        missing = np.flatnonzero(np.isnan(given))
+        texts = table[text_column].to_pylist()
+        for i in missing:
+            given[i] = scorer.score(texts[i], langs[i] if langs else None)
+        scores = given
+        table = table.drop_columns([QUALITY])
+    else:
+        scores = scorer.score_many(table[text_column].to_pylist(), langs)
+    table = table.append_column(QUALITY, pa.array(scores, pa.float64()))
+    keep = pa.array(scores >= min_quality)
+    return table.filter(keep), table.filter(pc.invert(keep)), histograms_by_lang(scores, langs)
