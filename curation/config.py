@@ -209,7 +209,7 @@ class ExportConfig:
                              text_column=self.text_column, fetch=fetch,
                              resize=ResizeOptions(self.resize, self.resize_mode),
                              max_pixels=self.max_pixels, blur_faces=self.blur_faces, image_filter=self.image_filter,
-                             retry_failed=self.retry_failed)
+                             retry_failed=self.retry_failed, captions=self.captions)
 
 
 @dataclass(kw_only=True)

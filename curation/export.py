@@ -44,6 +44,7 @@ class ExportOptions:
     blur_faces: bool = False
     image_filter: str | None = None  # "module:function", see ``curation.images.user_hook``
     retry_failed: bool = False
+    captions: str | None = None  # folder of caption shards named like the curated shards
 
     def hooks(self) -> list:
         from curation.images import user_hook
@@ -145,6 +146,12 @@ class ExportStage(ShardStage):
 
     def process(self, shard: Shard) -> ShardOutput:
         rows = read_rows(shard.source, self.shards).to_pylist()
+        captions = None
+        if self.opts.captions:
+            from curation.gpu.caption import captions_for
+
+            captions = captions_for(self.opts.captions, source_shard_names(shard.source, self.shards),
+                                    [str(r["key"]) for r in rows])
         previous = _previous_attempt(self.out_dir, shard.name) if self.opts.retry_failed else None
         old_tar = _OldTar(join(self.out_dir, f"{shard.name}.tar")) if previous is not None else None
         fetcher = Fetcher(self.opts.fetch)
@@ -160,7 +167,7 @@ class ExportStage(ShardStage):
                 if isinstance(fetched, _Reused):
                     record = fetched.copy_into(tar, unique, old_tar)
                 else:
-                    record = _write_sample(tar, row, fetched, unique, self.entries, self.opts, hooks)
+                    record = _write_sample(tar, row, fetched, unique, self.entries, self.opts, hooks, captions)
                 written += record["status"] == "success"
                 status.append(record)
         finally:
@@ -173,6 +180,7 @@ class ExportStage(ShardStage):
                  join(self.out_dir, f"{shard.name}.parquet"): pa.Table.from_pylist(status, schema=STATUS_SCHEMA)}
         counts = Counter(r["status"] for r in status)
         stats = {"tar": f"{shard.name}.tar", "samples": written, "given": len(rows),
+                 **({"with_caption": sum(1 for r in status if r.get("caption"))} if captions is not None else {}),
                  "failed": {s: n for s, n in counts.items() if s != "success"},
                  "retryable": sum(1 for r in status if r["retryable"])}
         return ShardOutput(files, stats)
@@ -335,6 +343,9 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
     summary = {"tars": len(sizes), "samples": written, "given": given, "failed": failed,
                "retryable": sum(s.get("retryable", 0) for s in stats), "funnel": funnel(failed, given, written),
                "seconds": round(seconds, 2)}
+    if any("with_caption" in s for s in stats):
+        with_caption = sum(s.get("with_caption", 0) for s in stats)
+        summary["captions"] = {"with_caption": with_caption, "without_caption": written - with_caption}
     if run is not None and exists(join(run, layout.DATACARD)):
         # The run's data card shows the funnel of its exports (and the report with it).
         card = read_json(join(run, layout.DATACARD))
@@ -345,8 +356,19 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
     return summary
 
 
+def source_shard_names(pieces: tuple, shards: list[str] | None) -> list[str]:
+    """The names (``00003``) of the shards a tar's rows come from."""
+    urls = []
+    for piece in pieces:
+        if piece[0] == "range":
+            urls.append(piece[1])
+        else:
+            urls += [shards[s] for s in np.unique(read_parquet(piece[1], columns=["shard"])["shard"].to_numpy())]
+    return list(dict.fromkeys(u.rsplit("/", 1)[-1][: -len(".parquet")] for u in urls))
+
+
 def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKeys, entries: list[str],
-                  opts: ExportOptions, hooks: list) -> dict:
+                  opts: ExportOptions, hooks: list, captions: dict | None = None) -> dict:
     key = unique(str(row["key"]))
     record = {"key": key, "source_key": str(row["key"]), "url": row.get("url"), "width": None, "height": None}
     if fetched.status != "ok":
@@ -362,8 +384,11 @@ def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKey
     tar.add(f"{key}.{image.ext}", image.data)
     tar.add(f"{key}.txt", (row.get(opts.text_column) or "").encode("utf-8"))
     tar.add(f"{key}.json", json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    caption = captions.get(str(row["key"])) if captions is not None else None
+    if caption:
+        tar.add(f"{key}.syn.txt", caption.encode("utf-8"))
     return {**record, "status": "success", "error_message": "", "width": image.width, "height": image.height,
-            "retryable": False}
+            "retryable": False, "caption": bool(caption)}
 
 
 FUNNEL_FETCH_FAILURES = ("failed_to_download", "too_large", "refused", "host_unavailable", "deadline", "no_image")

@@ -60,3 +60,51 @@ def _meta(sample: dict) -> dict:
     if isinstance(meta, (bytes, bytearray, str)):
         meta = json.loads(meta)
     return meta
+
+
+# The caption coin is independent of the balance coin: its seed is salted.
+_CAPTION_SALT = 0x5EED_CA97_10B5
+
+
+class CaptionMixer:
+    """MetaCLIP 1.2's caption mix as a loader stage: each sample trains on its synthetic
+    caption (``syn.txt``) with probability ``syn_ratio`` and on its alt-text (``txt``)
+    otherwise, decided by the hash coin ``H(seed', key)`` with ``seed'`` mixed with the
+    epoch, so the mix is the same on every rerun and worker and re-drawn each epoch. A
+    sample without a caption keeps its alt-text. Usable in a webdataset pipeline before
+    decoding (``wds.DataPipeline(..., mixer, wds.decode(), ...)``) or on any iterable of
+    sample dicts; ``epoch`` may be an int or an object with ``get_value()`` (open_clip's
+    ``SharedEpoch``), read per sample."""
+
+    def __init__(self, syn_ratio: float, seed: int = 0, epoch=0):
+        if not 0 <= syn_ratio <= 1:
+            raise ValueError(f"syn_ratio {syn_ratio!r}: must be in [0, 1]")
+        self.syn_ratio, self.seed, self.epoch = syn_ratio, seed, epoch
+        self.used = {"caption": 0, "alt_text": 0, "no_caption": 0}
+
+    def set_epoch(self, epoch) -> None:
+        self.epoch = epoch
+
+    def _epoch(self) -> int:
+        return int(self.epoch.get_value()) if hasattr(self.epoch, "get_value") else int(self.epoch)
+
+    def use_caption(self, key: str, epoch: int | None = None) -> bool:
+        """Whether sample ``key`` trains on its caption in ``epoch`` (default: the current one)."""
+        seed = epoch_seed(splitmix64((self.seed ^ _CAPTION_SALT) & MASK64), self._epoch() if epoch is None else epoch)
+        return coin(seed, key) < self.syn_ratio
+
+    def apply(self, sample: dict) -> dict:
+        """Put the chosen text in ``txt`` (in place; the alt-text stays in ``alt.txt``)."""
+        caption = sample.get("syn.txt")
+        if not caption:
+            self.used["no_caption"] += 1
+        elif self.use_caption(sample["__key__"]):
+            sample["alt.txt"], sample["txt"] = sample.get("txt"), caption
+            self.used["caption"] += 1
+            return sample
+        self.used["alt_text"] += 1
+        return sample
+
+    def __call__(self, samples: Iterable[dict]) -> Iterator[dict]:
+        for sample in samples:
+            yield self.apply(sample)

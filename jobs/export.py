@@ -47,6 +47,11 @@ def run_export(spark, cfg: ExportConfig, storage=None) -> dict:
     plan = {"source": source, "shards": [s.rsplit("/", 1)[-1] for s in shards], "rows": rows,
             "samples_per_tar": opts.samples_per_tar, "shuffle_seed": opts.shuffle_seed, "online": cfg.online,
             "resize": [opts.resize.size, opts.resize.mode], "removed_keys": len(removed)}
+    if cfg.captions:
+        if not exists(cfg.captions):
+            raise InputError(f"--captions {cfg.captions}: not found (write it with `curate caption` or "
+                             "`curate captions import`)")
+        plan["captions"] = cfg.captions
     stage = ExportStage(cfg.out, plan_params(plan), run_entries(run), opts, removed, shards)
     if cfg.retry_failed:
         _reopen_failed(stage)
@@ -118,5 +123,7 @@ def export_command(cfg: dict) -> int:
         summary = run_export(spark_for(cfg, "curate export"), export, storage)
     sys.stdout.write(f"tars           {summary['tars']}\nsamples        {summary['samples']:,} of "
                      f"{summary['given']:,}\nfailed         {summary['failed'] or 'none'}\n"
-                     f"sizes          {export.out}/sizes.json\n")
+                     f"sizes          {export.out}/sizes.json\n"
+                     + (f"captions       {summary['captions']['with_caption']:,} samples with one, "
+                        f"{summary['captions']['without_caption']:,} without\n" if "captions" in summary else ""))
     return 0

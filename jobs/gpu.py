@@ -166,6 +166,7 @@ def train_command(cfg: dict) -> int:
 
     c, model = cfg["train"], cfg["model"]
     summary = train(c.shards, c.out, model=model.model, pretrained=model.pretrained, epochs=c.epochs,
-                    batch_size=c.batch_size, lr=c.lr, warmup=c.warmup, workers=c.workers)
+                    batch_size=c.batch_size, lr=c.lr, warmup=c.warmup, workers=c.workers, seed=c.seed,
+                    syn_ratio=c.syn_ratio)
     _print({"run": summary["run"], "checkpoints": summary["checkpoints"]})
     return 0

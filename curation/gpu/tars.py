@@ -10,7 +10,8 @@ IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif")
 
 
 def iter_samples(url: str) -> Iterator[dict]:
-    """``{"__key__", "image": bytes, "txt": str, "json": dict}`` per sample of a tar; a tar
+    """``{"__key__", "image": bytes, "txt": str, "json": dict}`` (and ``"syn.txt"`` where the
+    sample has a caption) per sample of a tar; a tar
     that cannot be read raises ``InputError`` naming it."""
     from curation.errors import InputError
 
@@ -36,8 +37,8 @@ def _samples(url: str) -> Iterator[dict]:
             data = tar.extractfile(member).read()
             if ext.lower() in IMAGE_EXTS:
                 current["image"] = data
-            elif ext == "txt":
-                current["txt"] = data.decode("utf-8")
+            elif ext in ("txt", "syn.txt"):  # the alt-text, and a synthetic caption (`export --captions`)
+                current[ext] = data.decode("utf-8")
             elif ext == "json":
                 current["json"] = json.loads(data)
         if current:

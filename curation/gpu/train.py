@@ -4,6 +4,7 @@
 
 import logging
 import os
+from contextlib import contextmanager
 
 from curation.errors import InputError
 from curation.io import exists, join, list_files, list_names, read_json, write_json_atomic
@@ -34,8 +35,10 @@ def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: st
     return args + list(extra)
 
 
-def train(shards: str, out: str, **kwargs) -> dict:
-    """Train; returns the run folder and its checkpoints."""
+def train(shards: str, out: str, syn_ratio: float = 0.0, **kwargs) -> dict:
+    """Train; returns the run folder and its checkpoints. With ``syn_ratio``, samples train
+    on their synthetic caption (``<key>.syn.txt``) with that probability, re-drawn per epoch
+    (``curation.online.CaptionMixer`` placed in open_clip's loader)."""
     from open_clip_train.main import main as open_clip_main
 
     from curation.gpu.models import register_configs
@@ -50,7 +53,8 @@ def train(shards: str, out: str, **kwargs) -> dict:
     handlers = list(root.handlers)
     levels = {name: logging.getLogger(name).level for name in [*logging.root.manager.loggerDict, ""]}
     try:
-        open_clip_main(args)
+        with _caption_mix(syn_ratio, kwargs.get("seed", 0)) as mixer:
+            open_clip_main(args)
     finally:
         # open_clip_train adds root handlers and sets every logger to its level (which makes
         # torch print compiler metrics at exit): give the caller its logging back.
@@ -62,6 +66,43 @@ def train(shards: str, out: str, **kwargs) -> dict:
             logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
     run = join(out, kwargs.get("name", "run"))
     checkpoints = [f"{name}.pt" for name in list_names(join(run, "checkpoints"), ".pt")]
-    summary = {"run": run, "checkpoints": checkpoints, "args": args}
+    summary = {"run": run, "checkpoints": checkpoints, "args": args, "syn_ratio": syn_ratio}
+    if mixer is not None and not kwargs.get("workers"):
+        # Loader workers count in their own processes; in this one, the texts it trained on.
+        summary["texts_used"] = dict(mixer.used)
     write_json_atomic(join(out, "train_summary.json"), summary)
     return summary
+
+
+@contextmanager
+def _caption_mix(syn_ratio: float, seed: int):
+    """Put a ``CaptionMixer`` in open_clip's webdataset pipeline for the length of a run.
+
+    open_clip_train builds its training pipeline in ``get_wds_dataset`` and filters samples
+    with its module-level ``filter_no_caption_or_no_image`` before decoding; the mixer runs
+    inside that filter (choosing ``txt`` in place), and reads the epoch from the dataset's
+    ``SharedEpoch``, which ``get_wds_dataset`` returns and the trainer advances."""
+    if not syn_ratio:
+        yield None
+        return
+    from open_clip_train import data
+
+    from curation.online import CaptionMixer
+
+    mixer = CaptionMixer(syn_ratio, seed)
+    original_filter, original_get = data.filter_no_caption_or_no_image, data.get_wds_dataset
+
+    def mixing_filter(sample):
+        return original_filter(mixer.apply(sample))
+
+    def get_wds_dataset(args, preprocess_img, is_train, *rest, **kwargs):
+        info = original_get(args, preprocess_img, is_train, *rest, **kwargs)
+        if is_train:
+            mixer.set_epoch(info.shared_epoch)
+        return info
+
+    data.filter_no_caption_or_no_image, data.get_wds_dataset = mixing_filter, get_wds_dataset
+    try:
+        yield mixer
+    finally:
+        data.filter_no_caption_or_no_image, data.get_wds_dataset = original_filter, original_get

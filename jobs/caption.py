@@ -1,0 +1,96 @@
+"""`curate caption` (a CoCa caption per curated image, one Spark task per curated shard; a
+GPU per task where Spark schedules them) and `curate captions import`. The work is
+``curation.gpu.caption``'s."""
+
+import json
+import sys
+
+from curation import layout
+from curation.errors import InputError
+from curation.export import export_source
+from curation.io import (
+    check_output_folder,
+    exists,
+    join,
+    read_json,
+    read_parquet,
+    using_storage,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from curation.shards import run_local
+
+IMPORTED = "_imported.parquet"
+
+
+def _run(cfg: dict, stage, local: bool, app: str, storage):
+    if local:
+        return run_local(stage, stage.plan()).stats
+    from jobs.spark import run_stage, spark_for
+
+    return run_stage(spark_for(cfg, app), stage, stage.plan(), storage).stats
+
+
+def _finish(out: str, run: str | None, stats: list[dict], extra: dict) -> dict:
+    """``_caption_stats.json``, and the run's data card lists the captions (the report shows examples)."""
+    failed: dict = {}
+    for s in stats:
+        for status, n in s["failed"].items():
+            failed[status] = failed.get(status, 0) + n
+    summary = {"shards": len(stats), "rows": sum(s["rows"] for s in stats),
+               "captioned": sum(s["captioned"] for s in stats), "failed": failed, **extra}
+    write_json_atomic(join(out, "_caption_stats.json"), summary)
+    if run is not None and exists(join(run, layout.DATACARD)):
+        card = read_json(join(run, layout.DATACARD))
+        card.setdefault("captions", {})[out] = summary
+        write_json_atomic(join(run, layout.DATACARD), card)
+    return summary
+
+
+def caption_command(cfg: dict) -> int:
+    from curation.fetch import FetchOptions
+    from curation.gpu.caption import CaptionStage
+
+    c = cfg["caption"]
+    storage = cfg["storage"].options()
+    with using_storage(storage):
+        check_output_folder(c.out, curated=c.curated)
+        source, run = export_source(c.curated, False)
+        params = {"model": c.model, "pretrained": c.pretrained, "seed": c.seed, "prompt": c.prompt,
+                  "max_tokens": c.max_tokens, "batch_size": c.batch_size, "text_column": c.text_column}
+        fetch = FetchOptions(timeout_s=c.timeout, user_agent=c.user_agent, allow_local_files=c.allow_local_files,
+                             storage=storage)
+        stage = CaptionStage(c.out, params, source, fetch)
+        stage.claim({"curated": source, "shards": len(stage.plan())})
+        summary = _finish(c.out, run, _run(cfg, stage, c.local, "curate caption", storage),
+                          {"model": c.model, "prompt": c.prompt})
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
+
+
+def import_command(cfg: dict) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from curation.gpu.caption import CaptionsImportStage, read_imported
+
+    c = cfg["import"]
+    storage = cfg["storage"].options()
+    with using_storage(storage):
+        check_output_folder(c.out, curated=c.curated)
+        source, run = export_source(c.curated, False)
+        imported = read_imported(c.input, c.key_column, c.caption_column)
+        if imported.num_rows == 0:
+            raise InputError(f"{c.input}: no captions")
+        write_parquet_atomic(join(c.out, IMPORTED), imported)
+        stage = CaptionsImportStage(c.out, {"input": c.input, "text_column": "text"}, source, join(c.out, IMPORTED))
+        shards = stage.plan()
+        stage.claim({"curated": source, "shards": len(shards)})
+        stats = _run(cfg, stage, False, "curate captions import", storage)
+        curated_keys = pa.concat_arrays([read_parquet(s.source, columns=["key"])["key"].cast(pa.string())
+                                         .combine_chunks() for s in shards])
+        unknown = imported.filter(pc.invert(pc.is_in(imported["key"], value_set=curated_keys)))["key"]
+        summary = _finish(c.out, run, stats, {"imported": imported.num_rows, "unknown_keys": len(unknown),
+                                              "unknown_key_examples": unknown.slice(0, 10).to_pylist()})
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
