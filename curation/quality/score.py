@@ -1,7 +1,7 @@
 """The quality score of an alt-text: the weighted share of the filters it passes,
 ``sum(w[f] * pass[f]) / sum(w[f])`` over the filters that apply to it (``None`` verdicts are
-left out), in [0, 1]. Weights are per language; a language without its own file uses the
-``en`` weights with its own phrase and stop-word rules."""
+left out), in [0, 1]; an empty (or blank) alt-text scores 0. Weights are per language; a
+language without its own file uses the ``en`` weights with its own phrase and stop-word rules."""
 
 import json
 from pathlib import Path
@@ -30,7 +30,7 @@ def read_weights_file(url: str) -> dict:
 
 def load_weights(source: str | None = None) -> dict:
     """Language -> filter weights: the shipped ones, or a file or folder of ``<lang>.json``."""
-    from curation.io import is_dir, join, list_files
+    from curation.io import is_dir, list_files
 
     source = source or str(SHIPPED)
     urls = [u for u in list_files(source, (".json",)) if not u.endswith("manifest.json")] if is_dir(source) \
@@ -59,6 +59,8 @@ class QualityScorer:
         self._fallback = self._vectors.get(FALLBACK, next(iter(self._vectors.values())))
 
     def score(self, text: str, lang=None) -> float:
+        if not text or not text.strip():
+            return 0.0  # nothing describes the image: no filter has anything to pass
         code = normalise_lang(lang) or FALLBACK
         w = self._vectors.get(code, self._fallback)
         total = passed = 0.0
