@@ -5,7 +5,6 @@
 - Thai words and Wikipedia titles from PyThaiNLP's corpus (wordfreq has no Thai).
 """
 
-import ast
 import re
 import subprocess
 import sys
@@ -36,27 +35,9 @@ def wheel(name: str) -> Path:
 
 def _po_strings(text: str) -> list[str]:
     """The translated strings (``msgstr`` and ``msgstr[n]``) of one ``.po`` catalog."""
-    out, current, in_msgstr = [], [], False
-    for line in text.splitlines() + [""]:
-        line = line.strip()
-        if line.startswith("msgstr"):
-            if current:
-                out.append("".join(current))
-            current, in_msgstr = [_unquote(line.split(" ", 1)[1])], True
-        elif line.startswith('"') and in_msgstr:
-            current.append(_unquote(line))
-        else:
-            if in_msgstr and current:
-                out.append("".join(current))
-            current, in_msgstr = [], False
-    return out
+    from curation.quality.fit import po_translations
 
-
-def _unquote(quoted: str) -> str:
-    try:
-        return ast.literal_eval(quoted)
-    except (ValueError, SyntaxError):
-        return ""
+    return po_translations(text)
 
 
 def _clean(message: str) -> str:

@@ -8,14 +8,17 @@ the data card counts the rows it drops by reason.
 """
 
 from curation.export import ExportStage
+from curation.gpu.caption import CaptionsImportStage, CaptionStage
 from curation.gpu.embed import EmbedStage
 from curation.gpu.index import IndexPartStage
 from curation.gpu.semdedup import AssignStage, GroupStage
 from curation.ingest.extract import IngestStage
+from curation.quality.stage import QualityStage
 from curation.stages import BalanceStage, FilterStage, MatchStage
 
 STAGES: list[type] = [
     IngestStage,
+    QualityStage,
     MatchStage,
     BalanceStage,
     ExportStage,
@@ -23,6 +26,8 @@ STAGES: list[type] = [
     AssignStage,
     GroupStage,
     IndexPartStage,
+    CaptionStage,
+    CaptionsImportStage,
 ]
 
 

@@ -20,7 +20,10 @@ def stage_status(stage_dir: str, rows_key: str, verify: bool = False) -> dict:
         return {"started": False}
     manifest = read_json(manifest_url)
     total = manifest.get("shards", 0)
-    total = len(total) if isinstance(total, list) else total
+    # Most stages number their shards; one named after its inputs lists the names.
+    names = manifest.get("shard_names") or [layout.shard_name(i) for i in range(
+        len(total) if isinstance(total, list) else total)]
+    total = len(names)
     done, rows, damaged = set(), 0, {}
     for name in done_names(stage_dir):
         try:
@@ -34,7 +37,7 @@ def stage_status(stage_dir: str, rows_key: str, verify: bool = False) -> dict:
             continue
         done.add(name)
         rows += stats.get(rows_key, 0)
-    missing = [layout.shard_name(i) for i in range(total) if layout.shard_name(i) not in done]
+    missing = [name for name in names if name not in done]
     return {"started": True, "shards_done": len(done), "shards_total": total, "rows_done": rows,
             "complete": not missing, "missing": missing[:SHOW_MISSING], "missing_count": len(missing),
             "damaged": dict(sorted(damaged.items())[:SHOW_MISSING]), "damaged_count": len(damaged),

@@ -61,7 +61,8 @@ def caption_command(cfg: dict) -> int:
         fetch = FetchOptions(timeout_s=c.timeout, user_agent=c.user_agent, allow_local_files=c.allow_local_files,
                              storage=storage)
         stage = CaptionStage(c.out, params, source, fetch)
-        stage.claim({"curated": source, "shards": len(stage.plan())})
+        shards = stage.plan()
+        stage.claim({"curated": source, "shards": len(shards), "shard_names": [s.name for s in shards]})
         summary = _finish(c.out, run, _run(cfg, stage, c.local, "curate caption", storage),
                           {"model": c.model, "prompt": c.prompt})
     sys.stdout.write(json.dumps(summary) + "\n")
@@ -85,7 +86,7 @@ def import_command(cfg: dict) -> int:
         write_parquet_atomic(join(c.out, IMPORTED), imported)
         stage = CaptionsImportStage(c.out, {"input": c.input, "text_column": "text"}, source, join(c.out, IMPORTED))
         shards = stage.plan()
-        stage.claim({"curated": source, "shards": len(shards)})
+        stage.claim({"curated": source, "shards": len(shards), "shard_names": [s.name for s in shards]})
         stats = _run(cfg, stage, False, "curate captions import", storage)
         curated_keys = pa.concat_arrays([read_parquet(s.source, columns=["key"])["key"].cast(pa.string())
                                          .combine_chunks() for s in shards])

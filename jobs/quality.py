@@ -21,7 +21,8 @@ def run_quality(spark, cfg, storage=None) -> dict:
     if cfg.overwrite:
         remove(cfg.out)
     shards = stage.plan()
-    stage.claim({"pool": cfg.pool, "shards": len(shards), "weights": cfg.quality_weights or "shipped"})
+    stage.claim({"pool": cfg.pool, "shards": len(shards), "shard_names": [s.name for s in shards],
+                 "weights": cfg.quality_weights or "shipped"})
     stats = run_stage(spark, stage, shards, storage).stats
     histograms: dict = {}
     for s in stats:

@@ -56,7 +56,7 @@ def test_min_quality_is_its_own_count_and_junk_never_reaches_curated(captioned):
     assert sorted(r["text"] for r in low) == sorted(junk(i) for i in range(0, 12, 3) for _ in COLORS)
 
 
-def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captioned, tmp_path):
+def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captioned, tmp_path, capsys):
     caps = pq.read_table(captioned / "caps").to_pylist()
     assert len(caps) == 48 and {r["status"] for r in caps} == {"ok"} and all(r["caption"] for r in caps)
     assert all(r["text"].startswith("a photo of") for r in caps)
@@ -66,6 +66,9 @@ def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captio
     assert [(r["key"], r["caption"]) for r in again] == [(r["key"], r["caption"]) for r in caps]
     card = json.loads((captioned / "run" / "datacard.json").read_text())
     assert card["captions"][str(captioned / "caps")]["captioned"] == 48
+    capsys.readouterr()
+    assert cli.main(["status", "--out", str(captioned / "caps")]) == 0
+    assert json.loads(capsys.readouterr().out)["caption"]["complete"] is True
     assert cli.main(["report", "--out", str(captioned / "run")]) == 0
     page = (captioned / "run" / "report.html").read_text()
     assert "Synthetic captions" in page and html.escape(caps[0]["caption"]) in page

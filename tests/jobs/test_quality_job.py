@@ -36,6 +36,10 @@ def test_quality_scores_every_shard_under_its_own_name(spark, tmp_path, capsys):
     assert scored["A red car on the beach"]["quality"] == scored["Ein Hund im Garten"]["quality"] == 1.0
     assert scored["DSC_0042.jpg"]["quality"] < scored["click here"]["quality"] < 1.0
     assert scored["Bild 3"]["quality"] < 1.0 and scored["Bild 3"]["extra"] == 4
+    capsys.readouterr()
+    assert cli.main(["status", "--out", str(tmp_path / "scored")]) == 0
+    status = json.loads(capsys.readouterr().out)["quality"]
+    assert status["complete"] and status["shards_done"] == 2 and status["rows_done"] == 7
     rejected = pq.read_table(tmp_path / "scored" / "_rejected" / "part-000.parquet").to_pylist()
     assert [r["reason"] for r in rejected] == ["no_text"]
     # The scored folder is a pool: curate reads it, and --min-quality uses its quality column.
