@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python -m bench.run --out .bench/results.json
 	$(BIN)/python -m bench.matchers --out .bench/matchers.json
 	$(BIN)/python -m bench.ingest --out .bench/ingest.json
+	$(BIN)/python -m bench.quality --out .bench/quality.json
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
 	$(BIN)/python -m bench.export --out .bench/export.json

@@ -4,6 +4,8 @@ pool that ``curate curate --min-quality`` reads. A row whose text is null cannot
 it is rejected (``_rejected/<name>.parquet``) with the reason ``no_text``, beside the rows
 the pool reader rejects."""
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,9 +66,11 @@ class QualityStage(ShardStage):
         scored, missing, hist = score_table(pool.table, text_column, QualityScorer(self.weights))
         rejected = pool.rejected
         if missing.num_rows:
+            # ``row`` counts the readable rows (the reader's rejects left out); ``raw`` names the key.
             rows = np.flatnonzero(pc.is_null(pool.table[text_column].combine_chunks()).to_numpy(zero_copy_only=False))
+            raw = [json.dumps({"key": k}) for k in missing["key"].to_pylist()]
             extra = pa.table({"source": [shard.source] * len(rows), "row": pa.array(rows, pa.int64()),
-                              "reason": ["no_text"] * len(rows), "raw": [None] * len(rows)}, schema=REJECTED_SCHEMA)
+                              "reason": ["no_text"] * len(rows), "raw": raw}, schema=REJECTED_SCHEMA)
             rejected = pa.concat_tables([rejected, extra])
         files = {join(self.out_dir, f"{shard.name}.parquet"): scored}
         if rejected.num_rows:
