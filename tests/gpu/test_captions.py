@@ -134,3 +134,30 @@ def test_training_with_a_caption_mix_runs(captioned):
     assert summary["syn_ratio"] == 0.5 and "epoch_2.pt" in summary["checkpoints"]
     used = summary["texts_used"]
     assert used["no_caption"] == 0 and 0.3 < used["caption"] / (used["caption"] + used["alt_text"]) < 0.7
+
+
+def test_caption_fetches_images_by_url_and_records_why_one_has_none(spark, tmp_path):
+    """Rows without image bytes: the image comes through the export's fetcher (local files
+    here, allowed by flag); a missing file, an unreadable one and a refusal are statuses."""
+    from tests.gpu.test_gpu_stages import square
+
+    (tmp_path / "imgs").mkdir()
+    rows = []
+    for i, (name, rgb) in enumerate(COLORS.items()):
+        path = tmp_path / "imgs" / f"{name}.png"
+        path.write_bytes(square(rgb, i))
+        rows.append({"key": name, "url": str(path), "text": f"a {name} square"})
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"not a png")
+    rows += [{"key": "gone", "url": str(tmp_path / "imgs" / "gone.png"), "text": "a gone square"},
+             {"key": "broken", "url": str(tmp_path / "imgs" / "broken.png"), "text": "a broken square"}]
+    write_pool(tmp_path / "pool", rows)
+    write_metadata(tmp_path / "meta.json", ["square"])
+    assert cli.main(["curate", "--pool", str(tmp_path / "pool"), "--metadata", str(tmp_path / "meta.json"), "--out",
+                     str(tmp_path / "run"), "--t", "100"]) == 0
+    base = ["caption", "--curated", str(tmp_path / "run"), "--max-tokens", "10", "--local"]
+    assert cli.main([*base, "--out", str(tmp_path / "caps"), "--allow-local-files"]) == 0
+    status = {r["key"]: (r["status"], r["caption"]) for r in pq.read_table(tmp_path / "caps").to_pylist()}
+    assert status["gone"] == ("failed_to_download", None) and status["broken"] == ("decode_error", None)
+    assert all(status[name][0] == "ok" and status[name][1] for name in COLORS)
+    assert cli.main([*base, "--out", str(tmp_path / "refused")]) == 0  # local files not allowed: refused
+    assert {r["status"] for r in pq.read_table(tmp_path / "refused").to_pylist()} == {"refused"}
