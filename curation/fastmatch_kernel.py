@@ -268,44 +268,57 @@ def char_start_before(buf, i):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
-                     cr_last, found, n_found):
-    """Add the unpadded-edge entries found in ``spaced[:m]``. Entries unpadded at their start
-    (no leading space): from each position whose byte and code point can begin one, follow
-    the forward trie while its edges exist. Entries with a leading space are unpadded at
-    their end: from each code point that can end one, follow the trie of reversed entries
-    backwards. ``flags`` (trigger bits of the text) say which of the two can occur."""
-    for i in range(m):
-        byte = spaced[i]
-        forward = (flags & 1) != 0 and cp_start_byte[byte]
-        backward = (flags & 2) != 0 and cr_start_byte[byte]
-        if not (forward or backward):
-            continue
+def decode_all(spaced, m, cps):
+    """The code points of ``spaced[:m]`` into ``cps``, one per UTF-8 sequence, and ``-1`` for
+    each byte of a malformed one (it ends every walk, as it did byte by byte); returns their number."""
+    n_cp = 0
+    i = 0
+    while i < m:
         cp, n = decode_utf8(spaced, i, m)
         if n == 0:
+            cps[n_cp] = -1
+            i += 1
+        else:
+            cps[n_cp] = cp
+            i += n
+        n_cp += 1
+    return n_cp
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
+                     cr_last, cps, found, n_found):
+    """Add the unpadded-edge entries found in ``spaced[:m]``. Entries unpadded at their start
+    (no leading space): from each code point that can begin one, follow the forward trie
+    while its edges exist. Entries with a leading space are unpadded at their end: from each
+    code point that can end one, follow the trie of reversed entries backwards. ``flags``
+    (trigger bits of the text) say which of the two can occur. The text is decoded once into
+    ``cps`` (at least ``m`` long), so a walk's steps read code points instead of decoding them."""
+    n_cp = decode_all(spaced, m, cps)
+    forward = (flags & 1) != 0
+    backward = (flags & 2) != 0
+    for i in range(n_cp):
+        cp = cps[i]
+        if cp < 0:
             continue
         if forward and has_bit(cp_first, cp):
             node = np.int64(-1)
-            j = i
-            while j < m:
-                c, length = decode_utf8(spaced, j, m)
-                if length == 0:
+            for j in range(i, n_cp):
+                c = cps[j]
+                if c < 0:
                     break
                 node, n_found = trie_step(node, c, cp_table, cp_ids, found, n_found)
                 if node < 0:
                     break
-                j += length
         if backward and has_bit(cr_last, cp):
             node = np.int64(-1)
-            j = i
-            while True:
-                c, length = decode_utf8(spaced, j, m)
-                if length == 0:
+            for j in range(i, -1, -1):
+                c = cps[j]
+                if c < 0:
                     break
                 node, n_found = trie_step(node, c, cr_table, cr_ids, found, n_found)
-                if node < 0 or j == 0:
+                if node < 0:
                     break
-                j = char_start_before(spaced, j)
     return n_found
 
 
@@ -376,8 +389,9 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
                 break
             node = np.int64(node_word & np.uint64(0xFFFFFFFF))
     if run_cp:
+        # The token phase is over: its ``edge`` buffer holds the text's code points.
         n_found = walk_code_points(spaced, m, run_cp, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids,
-                                   cr_start_byte, cr_last, found, n_found)
+                                   cr_start_byte, cr_last, edge, found, n_found)
     return n_found
 
 
