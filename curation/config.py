@@ -402,6 +402,7 @@ class CaptionConfig:
     timeout: float = opt(10.0, "hard deadline of one image request in seconds (rows without image bytes)")
     user_agent: str = opt(DEFAULT_USER_AGENT, "User-Agent of image requests (rows without image bytes)")
     local: bool = opt(False, "run in this process instead of Spark tasks")
+    overwrite: bool = opt(False, "discard earlier captions in --out")
 
     def __post_init__(self):
         at_least(self.max_tokens, 7, "max_tokens")
@@ -421,6 +422,7 @@ class CaptionsImportConfig:
     out: str = opt(help="captions folder to write", path=True)
     key_column: str = opt("key", "the input's key column")
     caption_column: str = opt("caption", "the input's caption column")
+    overwrite: bool = opt(False, "discard earlier captions in --out")
 
 
 @dataclass(kw_only=True)

@@ -14,6 +14,7 @@ from curation.io import (
     join,
     read_json,
     read_parquet,
+    remove,
     using_storage,
     write_json_atomic,
     write_parquet_atomic,
@@ -61,6 +62,8 @@ def caption_command(cfg: dict) -> int:
         fetch = FetchOptions(timeout_s=c.timeout, user_agent=c.user_agent, allow_local_files=c.allow_local_files,
                              storage=storage)
         stage = CaptionStage(c.out, params, source, fetch)
+        if c.overwrite:
+            remove(c.out)
         shards = stage.plan()
         stage.claim({"curated": source, "shards": len(shards), "shard_names": [s.name for s in shards]})
         summary = _finish(c.out, run, _run(cfg, stage, c.local, "curate caption", storage),
@@ -80,6 +83,8 @@ def import_command(cfg: dict) -> int:
     with using_storage(storage):
         check_output_folder(c.out, curated=c.curated)
         source, run = export_source(c.curated, False)
+        if c.overwrite:
+            remove(c.out)
         imported = read_imported(c.input, c.key_column, c.caption_column)
         if imported.num_rows == 0:
             raise InputError(f"{c.input}: no captions")

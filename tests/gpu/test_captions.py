@@ -161,3 +161,7 @@ def test_caption_fetches_images_by_url_and_records_why_one_has_none(spark, tmp_p
     assert all(status[name][0] == "ok" and status[name][1] for name in COLORS)
     assert cli.main([*base, "--out", str(tmp_path / "refused")]) == 0  # local files not allowed: refused
     assert {r["status"] for r in pq.read_table(tmp_path / "refused").to_pylist()} == {"refused"}
+    # Other parameters into the same folder are refused; --overwrite starts it again.
+    assert cli.main([*base, "--out", str(tmp_path / "refused"), "--allow-local-files", "--max-tokens", "9"]) == 2
+    assert cli.main([*base, "--out", str(tmp_path / "refused"), "--allow-local-files", "--overwrite"]) == 0
+    assert {r["key"]: r["status"] for r in pq.read_table(tmp_path / "refused").to_pylist()}["red"] == "ok"
