@@ -32,7 +32,7 @@ def png(color, size=(40, 30)) -> bytes:
 class Handler(SimpleHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         if self.path == "/slow.png":
-            time.sleep(2)
+            time.sleep(4)
         if self.path in ("/slow.png", "/missing.png"):
             self.send_error(404)
             return
@@ -48,6 +48,8 @@ def http_root(tmp_path_factory):
     for i, color in enumerate(["red", "green", "blue"]):
         (root / f"{i}.png").write_bytes(png(color))
     (root / "notimage.png").write_text("<html>not an image</html>")
+    # A plain robots.txt: its fetch (under the short test timeout) must not be what fails.
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -83,7 +85,8 @@ def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root)
         {"key": "html", "url": f"{http_root}/notimage.png", "text": "a fake dog"},
     ]
     run = curate(tmp_path, rows, ["dog", "red"])
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=0.5, retries=1,
+    # 1.5 s: short enough for slow.png (4 s) to time out, long enough for a loaded CI machine.
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=1.5, retries=1,
                        allow_local_files=True, allow_private_addresses=True)
     summary = run_export(spark, cfg)
     out = tmp_path / "tars"
