@@ -57,8 +57,9 @@ def shard_candidates(table: pa.Table, shard: int, image_column: str, text_column
     h = choice_hashes(ids, table[text_column].combine_chunks(), seed)
     if prefer_quality:
         # A missing score ranks last; -quality so that the ascending sort puts the best first.
-        q = -np.nan_to_num(table["quality"].combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False),
-                           nan=-1.0)
+        from curation.quality.stage import quality_values
+
+        q = -np.nan_to_num(quality_values(table, "matched shard"), nan=-1.0)
     else:
         q = np.zeros(len(h))
     rows = pa.table({"id": ids, "q": pa.array(q, pa.float64()), "h": pa.array(h, pa.uint64()),

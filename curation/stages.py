@@ -88,7 +88,8 @@ class MatchStage(RowStage):
         if p.get("min_quality") is not None:
             from curation.quality.stage import split_low_quality
 
-            table, low, hist = split_low_quality(table, text_column, p["min_quality"], self.quality_weights)
+            table, low, hist = split_low_quality(table, text_column, p["min_quality"], self.quality_weights,
+                                                 shard.source)
             if low.num_rows:
                 quality_files[layout.low_quality_url(self.out_dir, shard.name)] = low
             quality_stats = {"low_quality_rows": low.num_rows, "quality_histograms": hist}

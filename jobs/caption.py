@@ -48,6 +48,22 @@ def _finish(out: str, run: str | None, stats: list[dict], extra: dict) -> dict:
     return summary
 
 
+def _check_model(name: str, pretrained: str | None) -> None:
+    """Refuse an unknown model name or a missing checkpoint file on the driver, before any task."""
+    import os
+
+    import open_clip
+
+    from curation.gpu.models import register_configs
+
+    register_configs()
+    if name not in open_clip.list_models():
+        raise InputError(f"--model {name!r}: not an open_clip model nor one of ours (coca-tiny, ...)")
+    if pretrained and "://" not in pretrained and (os.sep in pretrained or "." in pretrained) \
+            and not os.path.isfile(pretrained):
+        raise InputError(f"--pretrained {pretrained}: no such checkpoint file")
+
+
 def caption_command(cfg: dict) -> int:
     from curation.fetch import FetchOptions
     from curation.gpu.caption import CaptionStage
@@ -58,10 +74,11 @@ def caption_command(cfg: dict) -> int:
         check_output_folder(c.out, curated=c.curated)
         source, run = export_source(c.curated, False)
         params = {"model": c.model, "pretrained": c.pretrained, "seed": c.seed, "prompt": c.prompt,
-                  "max_tokens": c.max_tokens, "batch_size": c.batch_size, "text_column": c.text_column}
+                  "max_tokens": c.max_tokens, "text_column": c.text_column}
         fetch = FetchOptions(timeout_s=c.timeout, user_agent=c.user_agent, allow_local_files=c.allow_local_files,
                              storage=storage)
-        stage = CaptionStage(c.out, params, source, fetch)
+        _check_model(c.model, c.pretrained)
+        stage = CaptionStage(c.out, params, source, fetch, c.batch_size)
         if c.overwrite:
             remove(c.out)
         shards = stage.plan()
@@ -85,7 +102,7 @@ def import_command(cfg: dict) -> int:
         source, run = export_source(c.curated, False)
         if c.overwrite:
             remove(c.out)
-        imported = read_imported(c.input, c.key_column, c.caption_column)
+        imported, dropped = read_imported(c.input, c.key_column, c.caption_column)
         if imported.num_rows == 0:
             raise InputError(f"{c.input}: no captions")
         write_parquet_atomic(join(c.out, IMPORTED), imported)
@@ -96,7 +113,8 @@ def import_command(cfg: dict) -> int:
         curated_keys = pa.concat_arrays([read_parquet(s.source, columns=["key"])["key"].cast(pa.string())
                                          .combine_chunks() for s in shards])
         unknown = imported.filter(pc.invert(pc.is_in(imported["key"], value_set=curated_keys)))["key"]
-        summary = _finish(c.out, run, stats, {"imported": imported.num_rows, "unknown_keys": len(unknown),
+        summary = _finish(c.out, run, stats, {"imported": imported.num_rows, "input_rows_left_out": dropped,
+                                              "unknown_keys": len(unknown),
                                               "unknown_key_examples": unknown.slice(0, 10).to_pylist()})
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0

@@ -224,13 +224,14 @@ def _candidates(params: dict, seed: int, buckets: int, storage, item):
                             bool(params.get("prefer_quality")))
 
 
-def _columns_of(url: str) -> set:
+def _columns_of(url: str) -> dict:
+    """Column name -> type of a Parquet shard (its schema only)."""
     import pyarrow.parquet as pq
 
     from curation.io import open_read
 
     with open_read(url) as f:
-        return set(pq.ParquetFile(f).schema_arrow.names)
+        return {field.name: field.type for field in pq.ParquetFile(f).schema_arrow}
 
 
 def _winners(bucket_pieces):
@@ -269,10 +270,15 @@ def run_image_choice(spark, stage: BalanceStage, shards: list, storage=None) -> 
     if missing:
         raise InputError(f"{missing[0]}: no image column {image_column!r} (--image-column)"
                          + (f", nor in {len(missing) - 1} other shards" if len(missing) > 1 else ""))
-    unscored = [shard.source for shard, names in zip(shards, columns) if "quality" not in names]
-    if stage.params.get("prefer_quality") and unscored:
-        raise InputError(f"{unscored[0]}: --prefer-quality needs a quality column; score the pool with `curate "
-                         "quality` or match with --min-quality (0 keeps every row)")
+    if stage.params.get("prefer_quality"):
+        from curation.quality.stage import is_score_type
+
+        for shard, types in zip(shards, columns):
+            if "quality" not in types:
+                raise InputError(f"{shard.source}: --prefer-quality needs a quality column; score the pool with "
+                                 "`curate quality` or match with --min-quality (0 keeps every row)")
+            if not is_score_type(types["quality"]):
+                raise InputError(f"{shard.source}: column 'quality' is {types['quality']}, not a number")
     sc = spark.sparkContext
     buckets = max(1, min(len(shards), 4 * sc.defaultParallelism))
     names = [shard.name for shard in shards]

@@ -59,9 +59,10 @@ class CaptionStage(ShardStage):
     name = "caption"
     rows_key = "rows"
 
-    def __init__(self, out_dir: str, params: dict, curated: str, fetch=None):
+    def __init__(self, out_dir: str, params: dict, curated: str, fetch=None, batch_size: int = 32):
         super().__init__(out_dir, params)
-        self.curated, self.fetch = curated, fetch
+        # The batch size is not a parameter of the output (captions are the same for any).
+        self.curated, self.fetch, self.batch_size = curated, fetch, batch_size
 
     def plan(self) -> list[Shard]:
         return plan_captions(self.curated)
@@ -77,8 +78,8 @@ class CaptionStage(ShardStage):
         ready = [i for i, image in enumerate(images) if image is not None]
         if ready:
             bundle = caption_model(p["model"], p.get("pretrained"), p["seed"])
-            for start in range(0, len(ready), p["batch_size"]):
-                batch = ready[start:start + p["batch_size"]]
+            for start in range(0, len(ready), self.batch_size):
+                batch = ready[start:start + self.batch_size]
                 for i, caption in zip(batch, generate(bundle, [images[i] for i in batch],
                                                       [texts[i] or "" for i in batch] if p["prompt"] else None,
                                                       p["max_tokens"], p["seed"])):
@@ -114,7 +115,7 @@ class CaptionStage(ShardStage):
                 try:
                     with Image.open(io.BytesIO(data)) as im:
                         image = im.convert("RGB")
-                except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+                except (OSError, UnidentifiedImageError, ValueError, TypeError, Image.DecompressionBombError):
                     state = "decode_error"
             images.append(image)
             status.append(state)
@@ -152,29 +153,47 @@ def generate(bundle, images: list, prompts: list[str] | None, max_tokens: int, s
 
 # -- captions from another captioner ------------------------------------------------------
 
-def read_imported(source: str, key_column: str, caption_column: str) -> pa.Table:
-    """``(key, caption)`` from a Parquet or JSONL file, or a folder of them; the first
-    caption of a key wins. A missing column stops with its file named."""
+def read_imported(source: str, key_column: str, caption_column: str) -> tuple[pa.Table, dict]:
+    """``(table(key, caption), rows left out by reason)`` from a Parquet or JSONL file, or a
+    folder of them. The first caption of a key wins; every input row is either in the table
+    or counted (unreadable JSONL rows with the pool reader's reasons, ``no_key``,
+    ``duplicate_key``). A missing column, or one that is not text, stops with its file named."""
+    import pyarrow.compute as pc
+
     from curation.io import is_dir
     from curation.pool import read_pool_shard
 
     urls = list_files(source, (".parquet", ".jsonl", ".jsonl.gz")) if is_dir(source) else [source]
     if not urls:
         raise InputError(f"{source}: no Parquet or JSONL files of captions")
-    parts = []
+    parts, dropped = [], {}
     for url in urls:
-        table = read_parquet(url) if url.endswith(".parquet") else read_pool_shard(url, caption_column).table
-        for column in (key_column, caption_column):
-            if column not in table.column_names:
-                raise InputError(f"{url}: no column {column!r} (columns: {', '.join(table.column_names)})")
-        parts.append(pa.table({"key": table[key_column].cast(pa.string()),
-                               "caption": table[caption_column].cast(pa.string())}))
-    import pyarrow.compute as pc
-
+        if url.endswith(".parquet"):
+            table = read_parquet(url)
+        else:
+            shard = read_pool_shard(url, caption_column)
+            table = shard.table
+            for reason in shard.rejected["reason"].to_pylist():
+                dropped[reason] = dropped.get(reason, 0) + 1
+        parts.append(pa.table({"key": _text_column(table, key_column, url),
+                               "caption": _text_column(table, caption_column, url)}))
     table = pa.concat_tables(parts)
-    table = table.filter(pc.is_valid(table["key"]))
-    first = table.group_by("key", use_threads=False).aggregate([("caption", "first")])
-    return first.rename_columns(["key", "caption"])
+    keyed = table.filter(pc.is_valid(table["key"]))
+    if keyed.num_rows < table.num_rows:
+        dropped["no_key"] = table.num_rows - keyed.num_rows
+    first = keyed.group_by("key", use_threads=False).aggregate([("caption", "first")])
+    if first.num_rows < keyed.num_rows:
+        dropped["duplicate_key"] = keyed.num_rows - first.num_rows
+    return first.rename_columns(["key", "caption"]), dropped
+
+
+def _text_column(table: pa.Table, column: str, url: str) -> pa.ChunkedArray:
+    if column not in table.column_names:
+        raise InputError(f"{url}: no column {column!r} (columns: {', '.join(table.column_names)})")
+    try:
+        return table[column].cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(f"{url}: column {column!r} is {table[column].type}, not text") from None
 
 
 class CaptionsImportStage(ShardStage):

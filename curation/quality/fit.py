@@ -12,6 +12,7 @@ smaller. A reference model finds fluent boilerplate ("click here", "Image 3") or
 so the paper's rule gives those filters nothing, yet they are what alt-text pruning is for;
 the floor keeps them ranking texts. The measured drop is in the file beside the weight."""
 
+import ast
 import hashlib
 import json
 
@@ -101,17 +102,15 @@ def _read_one(url: str, lang: str | None, text_column: str) -> list[str]:
 
 def po_translations(text: str) -> list[str]:
     """The translated strings of a gettext catalog, the header skipped."""
-    import ast
-
     out, current, active = [], [], False
     for line in text.splitlines() + [""]:
         line = line.strip()
         if line.startswith("msgstr"):
             if active and current:
                 out.append("".join(current))
-            current, active = [_literal(line.split(" ", 1)[-1], ast)], True
+            current, active = [_literal(line.split(" ", 1)[-1])], True
         elif line.startswith('"') and active:
-            current.append(_literal(line, ast))
+            current.append(_literal(line))
         else:
             if active and current:
                 out.append("".join(current))
@@ -119,7 +118,7 @@ def po_translations(text: str) -> list[str]:
     return [s for s in out if s and "Content-Type:" not in s]
 
 
-def _literal(quoted: str, ast) -> str:
+def _literal(quoted: str) -> str:
     try:
         value = ast.literal_eval(quoted)
     except (ValueError, SyntaxError):

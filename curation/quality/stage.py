@@ -83,15 +83,29 @@ class QualityStage(ShardStage):
         return ShardOutput(files, stats)
 
 
-def split_low_quality(table: pa.Table, text_column: str, min_quality: float,
-                      weights: dict) -> tuple[pa.Table, pa.Table, dict]:
+def is_score_type(dtype: pa.DataType) -> bool:
+    """Whether a ``quality`` column of this type holds scores (numbers, or all null)."""
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype) or \
+        pa.types.is_null(dtype)
+
+
+def quality_values(table: pa.Table, where: str) -> np.ndarray:
+    """The ``quality`` column as float64 (null: NaN); another type is an ``InputError`` naming ``where``."""
+    column = table[QUALITY]
+    if not is_score_type(column.type):
+        raise InputError(f"{where}: column {QUALITY!r} is {column.type}, not a number (scores from `curate quality`)")
+    return column.combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def split_low_quality(table: pa.Table, text_column: str, min_quality: float, weights: dict,
+                      where: str = "pool shard") -> tuple[pa.Table, pa.Table, dict]:
     """``(rows scoring at least min_quality, the others, histograms by lang)``, both with a
     ``quality`` column: the table's own where it has one (its nulls scored here), else
     scored here. A null text scores as an empty one."""
     scorer = QualityScorer(weights)
     langs = table["lang"].to_pylist() if "lang" in table.column_names else None
     if QUALITY in table.column_names:
-        given = table[QUALITY].combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False)
+        given = quality_values(table, where)
         missing = np.flatnonzero(np.isnan(given))
         texts = table[text_column].to_pylist()
         for i in missing:

@@ -93,19 +93,37 @@ def test_export_writes_syn_txt_beside_txt(captioned):
 
 def test_imported_captions_are_laid_out_and_unknown_keys_reported(captioned, tmp_path, capsys):
     lines = [{"key": f"red-{i:02d}", "caption": f"red square number {i}"} for i in range(12)]
-    lines += [{"key": "no-such-image", "caption": "x"}]
-    (tmp_path / "caps.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    lines += [{"key": "no-such-image", "caption": "x"}, {"key": "red-00", "caption": "a second caption"},
+              {"key": None, "url": None, "caption": "no key"}]
+    (tmp_path / "caps.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n{not json\n")
     capsys.readouterr()
     assert cli.main(["captions", "import", "--in", str(tmp_path / "caps.jsonl"), "--curated",
                      str(captioned / "run"), "--out", str(tmp_path / "imported")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["unknown_keys"] == 1 and summary["unknown_key_examples"] == ["no-such-image"]
     assert summary["captioned"] == 12 and summary["failed"] == {"no_caption": 36}
+    # Every input row is imported or counted: an unreadable line, a row without a key, a second caption.
+    assert summary["imported"] == 13 and sum(summary["input_rows_left_out"].values()) == 3
+    assert summary["input_rows_left_out"]["duplicate_key"] == 1
     assert cli.main(["export", "--curated", str(captioned / "run"), "--out", str(tmp_path / "shards"),
                      "--samples-per-tar", "100", "--captions", str(tmp_path / "imported")]) == 0
     samples = list(iter_samples(str(tmp_path / "shards" / "00000.tar")))
     with_caption = {s["json"]["key"]: s["syn.txt"] for s in samples if "syn.txt" in s}
     assert with_caption == {line["key"]: line["caption"] for line in lines[:12]}
+
+
+def test_bad_caption_inputs_are_clear_errors(captioned, tmp_path, caplog):
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"key": ["red-00"], "caption": pa.array([{"x": 1}])}), tmp_path / "caps.parquet")
+    assert cli.main(["captions", "import", "--in", str(tmp_path / "caps.parquet"), "--curated",
+                     str(captioned / "run"), "--out", str(tmp_path / "imported")]) == 2
+    assert "caps.parquet: column 'caption' is struct<x: int64>, not text" in caplog.text
+    base = ["caption", "--curated", str(captioned / "run"), "--local"]
+    assert cli.main([*base, "--out", str(tmp_path / "a"), "--model", "no-such-model"]) == 2
+    assert "--model 'no-such-model': not an open_clip model" in caplog.text
+    assert cli.main([*base, "--out", str(tmp_path / "b"), "--pretrained", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt: no such checkpoint file" in caplog.text
 
 
 def test_caption_mix_rate_epochs_and_reruns():

@@ -111,3 +111,15 @@ def test_quality_options_give_clear_errors(spark, tmp_path, meta, caplog):
     assert "--prefer-quality needs a quality column" in caplog.text
     assert cli.main([*base, "--out", str(tmp_path / "c"), "--prefer-quality", "--unit", "text"]) == 2
     assert "it needs --unit image" in caplog.text
+
+
+def test_a_quality_column_that_is_not_a_number_is_a_clear_error(spark, tmp_path, meta, caplog):
+    rows = [{"key": f"k{i}", "url": f"http://h/{i}", "text": "a red dog", "quality": q}
+            for i, q in enumerate(["high", "0.2"])]
+    pool = write_pool(tmp_path / "pool", rows)
+    base = ["curate", "--pool", str(pool), "--metadata", str(meta), "--t", "5"]
+    assert cli.main([*base, "--out", str(tmp_path / "a"), "--min-quality", "0.5"]) == 2
+    assert "column 'quality' is string, not a number" in caplog.text and "part-000.parquet" in caplog.text
+    caplog.clear()
+    assert cli.main([*base, "--out", str(tmp_path / "b"), "--prefer-quality"]) == 2
+    assert "column 'quality' is string, not a number" in caplog.text
