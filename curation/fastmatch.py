@@ -3,11 +3,10 @@
 Regular entries (padded by a space on both sides) become token-id sequences in an exact
 n-gram table; entries that ``metaclip-v2`` leaves unpadded on a side (CJK-like or
 punctuation edges: most entries of languages written without spaces) become a trie over
-code points, stored as a hash table of exact ``(parent node, code point)`` edges. The
-kernel walks it from the positions where such an entry can begin (a byte table and a bitmap
-over code points answer that), so its size does not depend on a dense automaton's. An
-entry with a leading space (unpadded at its end only) is in a second trie, of reversed
-entries, walked backwards from where its last code point occurs.
+code points, stored as a double array over dense codes (``curation.fastmatch_trie``). The
+kernel walks it from every position where its root has an edge, so its size does not depend
+on a dense automaton's. An entry with a leading space (unpadded at its end only) is in a
+second trie, of reversed entries, walked backwards from where its last code point occurs.
 
 The file is a JSON header followed by 64-byte-aligned raw arrays, so ``load`` maps it and
 every process on a node shares one physical copy through the page cache.
@@ -21,13 +20,13 @@ import uuid
 import numpy as np
 
 from curation import fastmatch_kernel as k
+from curation import fastmatch_trie as trie
 from curation.text import SPACED, WRAPPED
 
-MAGIC = b"CURIDX06"
+MAGIC = b"CURIDX07"
 MAX_TOKENS = (1 << k.ID_BITS) - 1
-ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "cp_table",
-          "cp_ids", "cp_start_byte", "cp_first", "cr_table", "cr_ids", "cr_start_byte", "cr_last")
-CODE_POINT_WORDS = 0x110000 // 64  # a bitmap over every code point
+ARRAYS = ("tok_table", "tok_bytes", "tok_off", "uni_ids", "ng_table", "ng_ids", "ng_filter", "trigger", "cp_units",
+          "cp_ids", "cp_roots", "cp_pages", "cp_blocks")
 FILTER_BITS_PER_EDGE = 16
 LOAD_FACTOR = 0.6
 
@@ -157,11 +156,11 @@ def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
 
 def build_code_point_trie(patterns: dict) -> dict:
     """The unpadded-edge patterns as tries over code points. Patterns without a leading
-    space (unpadded at the start) go forward (``cp_*``); patterns with one (unpadded at the
-    end) go reversed (``cr_*``), so that both are walked from their unpadded edge. Each trie
-    is a hash table of edges (slot ``[edge key, node id | has-children bit 63, entries]``,
-    keys as ``node_key`` with parent -1 at the root), the first bytes and a bitmap of the
-    code points its walks start at. The trigger bytes are the first bytes of the unpadded
+    space (unpadded at the start) go forward; patterns with one (unpadded at the end) go
+    reversed, so that both are walked from their unpadded edge. Both are double arrays
+    (``curation.fastmatch_trie``), laid one after the other in ``cp_units`` (roots in
+    ``cp_roots``, entry lists in ``cp_ids``), over one map of code points to dense codes
+    (``cp_pages``, ``cp_blocks``). The trigger bytes are the first bytes of the unpadded
     edges (bit 1 forward, bit 2 reversed): a text holding none cannot match."""
     trigger = np.zeros(256, dtype=np.uint8)
     forward = {p: ids for p, ids in patterns.items() if p[0] != " "}
@@ -170,17 +169,22 @@ def build_code_point_trie(patterns: dict) -> dict:
         trigger[_encode(pattern[0])[0]] |= 1
     for pattern in backward:
         trigger[_encode(pattern.lstrip(" ")[0])[0]] |= 2  # reversed: the last non-space character
-    arrays = {"trigger": trigger}
-    for prefix, part in (("cp", forward), ("cr", backward)):
-        table, overflow, start_byte, first = _code_point_trie(part)
-        arrays.update({f"{prefix}_table": table, f"{prefix}_ids": overflow,
-                       f"{prefix}_start_byte": start_byte, f"{prefix}_first" if prefix == "cp" else "cr_last": first})
-    return arrays
+    (parent_f, labels_f, info_f, ids_f), (parent_b, labels_b, info_b, ids_b) = (
+        _code_point_trie(forward), _code_point_trie(backward))
+    pages, blocks, n_codes = trie.code_map(np.concatenate([labels_f, labels_b]))
+
+    def units(parent, labels, info):
+        codes = blocks[(pages[labels >> trie.PAGE_BITS].astype(np.int64) << trie.PAGE_BITS) | (labels & 0xFF)]
+        return trie.build_units(parent, codes, info, n_codes)
+
+    units_f = units(parent_f, labels_f, info_f)
+    return {"trigger": trigger, "cp_units": trie.join_units(units_f, units(parent_b, labels_b, info_b), len(ids_f)),
+            "cp_ids": np.concatenate([ids_f, ids_b]), "cp_roots": np.array([0, len(units_f)], dtype=np.int64),
+            "cp_pages": pages, "cp_blocks": blocks}
 
 
 def _code_point_trie(patterns: dict) -> tuple:
-    start_byte = np.zeros(256, dtype=np.bool_)
-    first = np.zeros(CODE_POINT_WORDS, dtype=np.uint64)
+    """``(parents, code point labels, entries words, overflow ids)`` of the trie of ``patterns``."""
     nodes: dict[tuple[int, int], int] = {}
     node_ids: list[list[int]] = []
     for pattern, ids in patterns.items():
@@ -190,14 +194,11 @@ def _code_point_trie(patterns: dict) -> tuple:
             if parent == len(node_ids):
                 node_ids.append([])
         node_ids[parent].extend(ids)
-        _set_bit(first, ord(pattern[0]))
-        start_byte[_encode(pattern[0])[0]] = True
-    _, _, table, overflow = _node_table(nodes, node_ids)
-    return table, overflow, start_byte, first
-
-
-def _set_bit(bits: np.ndarray, index: int) -> None:
-    bits[index >> 6] |= np.uint64(1) << np.uint64(index & 63)
+    parent = np.array([p for p, _ in nodes], dtype=np.int64)
+    labels = np.array([c for _, c in nodes], dtype=np.int64)
+    overflow: list[int] = []
+    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
+    return parent, labels, info, np.array(overflow, dtype=np.int32)
 
 
 def _digest(arrays: dict, meta: dict) -> str:
@@ -260,9 +261,8 @@ def load_index(path: str) -> tuple[dict, dict]:
 
 
 _DTYPES = {"tok_table": "<u8", "tok_bytes": "|u1", "tok_off": "<i8", "uni_ids": "<i4", "ng_table": "<u8",
-           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|u1", "cp_table": "<u8", "cp_ids": "<i4",
-           "cp_start_byte": "|b1", "cp_first": "<u8", "cr_table": "<u8", "cr_ids": "<i4", "cr_start_byte": "|b1",
-           "cr_last": "<u8"}
+           "ng_ids": "<i4", "ng_filter": "<u8", "trigger": "|u1", "cp_units": "<u8", "cp_ids": "<i4",
+           "cp_roots": "<i8", "cp_pages": "<i4", "cp_blocks": "<i4"}
 
 
 def check_arrays(a: dict, n_entries: int) -> None:
@@ -275,24 +275,28 @@ def check_arrays(a: dict, n_entries: int) -> None:
         need(a[name].dtype == np.dtype(dtype), f"{name} has dtype {a[name].dtype}")
     need(a["tok_table"].ndim == 2 and a["tok_table"].shape[1] == 3, "token table shape")
     need(a["ng_table"].ndim == 2 and a["ng_table"].shape[1] == 3, "trie table shape")
-    need(all(a[n].shape == (256,) for n in ("trigger", "cp_start_byte", "cr_start_byte")), "byte tables")
-    need(a["cp_first"].shape == (CODE_POINT_WORDS,) and a["cr_last"].shape == (CODE_POINT_WORDS,),
-         "code point bitmaps")
+    need(a["trigger"].shape == (256,), "trigger table")
+    pages, blocks = a["cp_pages"], a["cp_blocks"]
+    need(pages.shape == ((trie.MAX_CODE_POINT >> trie.PAGE_BITS) + 1,) and blocks.ndim == 1 and len(blocks) > 0
+         and len(blocks) % (1 << trie.PAGE_BITS) == 0, "code map shape")
+    need(bool(np.all((pages >= 0) & (pages < len(blocks) >> trie.PAGE_BITS))) and bool(np.all(blocks >= 0)),
+         "code map out of range")
     for off, values in (("tok_off", "tok_bytes"),):
         o = a[off]
         need(o.ndim == 1 and len(o) >= 1 and o[0] == 0 and o[-1] == len(a[values]) and bool(np.all(np.diff(o) >= 0)),
              f"{off} offsets")
-    for ids in ("uni_ids", "ng_ids", "cp_ids", "cr_ids"):
+    for ids in ("uni_ids", "ng_ids", "cp_ids"):
         need(bool(np.all((a[ids] >= 0) & (a[ids] < n_entries))), f"{ids} out of range")
     n_filter = len(a["ng_filter"])
     need(n_filter > 0 and n_filter & (n_filter - 1) == 0, "edge filter size")
     n_tokens = len(a["tok_off"]) - 1
     _check_slots(a["tok_table"], n_tokens, len(a["uni_ids"]), n_entries, "token", np.uint64(0x7FFFFFFF))
     _check_slots(a["ng_table"], None, len(a["ng_ids"]), n_entries, "trie", np.uint64(0xFFFFFFFF))
-    for trie in ("cp", "cr"):
-        need(a[f"{trie}_table"].ndim == 2 and a[f"{trie}_table"].shape[1] == 3, f"{trie} table shape")
-        _check_slots(a[f"{trie}_table"], None, len(a[f"{trie}_ids"]), n_entries, "code point trie",
-                     np.uint64(0xFFFFFFFF))
+    units = a["cp_units"]
+    trie.check_units(units, int(blocks.max()), "code point trie")
+    need(a["cp_roots"].shape == (2,) and bool(np.all((a["cp_roots"] >= 0) & (a["cp_roots"] < len(units)))),
+         "code point trie roots")
+    _check_info(units[:, 1], len(a["cp_ids"]), n_entries, "code point trie", np.uint64(0xFFFFFFFF))
 
 
 def _check_slots(table: np.ndarray, n_tokens: int | None, n_overflow: int, n_entries: int, what: str,
@@ -304,7 +308,10 @@ def _check_slots(table: np.ndarray, n_tokens: int | None, n_overflow: int, n_ent
         ids = (used[:, 0] & np.uint64((1 << k.ID_BITS) - 1)).astype(np.int64)
         if np.any(ids >= n_tokens):
             raise ValueError(f"{what} table: token ids out of range")
-    info = used[:, 2]
+    _check_info(used[:, 2], n_overflow, n_entries, what, count_mask)
+
+
+def _check_info(info: np.ndarray, n_overflow: int, n_entries: int, what: str, count_mask: np.uint64) -> None:
     count = ((info >> np.uint64(32)) & count_mask).astype(np.int64)
     first = (info & np.uint64(0xFFFFFFFF)).astype(np.int64)
     single = count == 1

@@ -10,15 +10,16 @@ Lookups are exact, never probabilistic: a token slot holds a 32-bit fingerprint,
 id, its length and its first 8 bytes, and longer tokens are compared byte by byte; a
 multi-token pattern is a path in a hashed trie whose nodes store their parent and last
 token, which are compared. Entries that ``metaclip-v2`` leaves unpadded on a side are a
-trie over code points in a hash table of exact (parent, code point) edges, walked over the
-same spaced bytes from each position where such an entry can begin (backwards from where
-it can end for entries with a leading space), and only in texts that hold one of the
-bytes such a match must contain.
+trie over code points in a double array (``curation.fastmatch_trie``), walked over the
+same spaced text, decoded once to dense codes, from each position where such an entry can
+begin (backwards from where it can end for entries with a leading space), and only in texts
+that hold one of the bytes such a match must contain.
 """
 
 import numba
 import numpy as np
 
+from curation.fastmatch_trie import FREE, code_of
 from curation.text import spacing_byte_kinds
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -219,11 +220,6 @@ def decode_utf8(buf, i, end):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def has_bit(bits, index):
-    return (bits[index >> 6] >> np.uint64(index & 63)) & np.uint64(1)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def add_entries(info, overflow, found, n_found):
     """Append the entries of an info word (count in the high half; the id itself, or the
     start of a range of ``overflow``, in the low half) as far as ``found`` has room; the
@@ -259,72 +255,73 @@ def trie_step(node, label, table, overflow, found, n_found):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def char_start_before(buf, i):
-    """Start of the UTF-8 sequence that ends just before ``buf[i]`` (``i > 0``)."""
-    j = i - 1
-    while j > 0 and i - j < 4 and (buf[j] & 0xC0) == 0x80:
-        j -= 1
-    return j
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def decode_all(spaced, m, cps):
-    """The code points of ``spaced[:m]`` into ``cps``, one per UTF-8 sequence, and ``-1`` for
-    each byte of a malformed one (it ends every walk, as it did byte by byte); returns their number."""
+def decode_codes(spaced, m, pages, blocks, codes):
+    """The dense trie codes of the code points of ``spaced[:m]`` into ``codes``, one per UTF-8
+    sequence, and 0 for each byte of a malformed one and for a code point no entry holds
+    (either ends every walk, as it did byte by byte); returns their number."""
     n_cp = 0
     i = 0
     while i < m:
         cp, n = decode_utf8(spaced, i, m)
         if n == 0:
-            cps[n_cp] = -1
+            codes[n_cp] = 0
             i += 1
         else:
-            cps[n_cp] = cp
+            codes[n_cp] = code_of(cp, pages, blocks)
             i += n
         n_cp += 1
     return n_cp
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def walk_code_points(spaced, m, flags, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
-                     cr_last, cps, found, n_found):
+def walk_code_points(spaced, m, flags, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, codes, found, n_found):
     """Add the unpadded-edge entries found in ``spaced[:m]``. Entries unpadded at their start
-    (no leading space): from each code point that can begin one, follow the forward trie
-    while its edges exist. Entries with a leading space are unpadded at their end: from each
-    code point that can end one, follow the trie of reversed entries backwards. ``flags``
-    (trigger bits of the text) say which of the two can occur. The text is decoded once into
-    ``cps`` (at least ``m`` long), so a walk's steps read code points instead of decoding them."""
-    n_cp = decode_all(spaced, m, cps)
-    forward = (flags & 1) != 0
-    backward = (flags & 2) != 0
+    (no leading space): from each code point, follow the forward trie while its edges exist.
+    Entries with a leading space are unpadded at their end: from each code point, follow the
+    trie of reversed entries backwards. Both tries live in the one double array ``cp_units``
+    (roots ``cp_roots``); ``flags`` (trigger bits of the text) say which can occur. The text
+    is decoded once into ``codes`` (at least ``m`` long).
+
+    The walk is written out here rather than called: an inlined function's array arguments
+    become array variables assigned inside this loop, which numba reference-counts on every
+    iteration (it ran 40% slower). Code 0 (a malformed byte, or a code point no entry holds)
+    needs no test of its own: unit ``base + 0`` is never a child, as every code is >= 1."""
+    n_cp = decode_codes(spaced, m, cp_pages, cp_blocks, codes)
+    roots = (cp_roots[0], cp_roots[1])
+    root_bases = (np.int64(cp_units[roots[0], 0] >> np.uint64(32)) if flags & 1 else np.int64(0),
+                  np.int64(cp_units[roots[1], 0] >> np.uint64(32)) if flags & 2 else np.int64(0))
     for i in range(n_cp):
-        cp = cps[i]
-        if cp < 0:
+        c = codes[i]
+        # A walk starts only where its root has an edge (a load in the root's row); most
+        # positions of most texts start none, so both are tested before the loop below.
+        start_f = root_bases[0] != 0 and np.int64(cp_units[root_bases[0] + c, 0] & FREE) == roots[0]
+        start_b = root_bases[1] != 0 and np.int64(cp_units[root_bases[1] + c, 0] & FREE) == roots[1]
+        if c == 0 or not (start_f or start_b):
             continue
-        if forward and has_bit(cp_first, cp):
-            node = np.int64(-1)
-            for j in range(i, n_cp):
-                c = cps[j]
-                if c < 0:
+        for d in range(2):
+            if not (start_f if d == 0 else start_b):
+                continue
+            s = root_bases[d] + c
+            step, stop = (1, n_cp) if d == 0 else (-1, -1)
+            j = i
+            while True:
+                info = cp_units[s, 1]
+                if info != 0:
+                    n_found = add_entries(info, cp_ids, found, n_found)
+                base = np.int64(cp_units[s, 0] >> np.uint64(32))
+                j += step
+                if base == 0 or j == stop:
                     break
-                node, n_found = trie_step(node, c, cp_table, cp_ids, found, n_found)
-                if node < 0:
+                t = base + codes[j]
+                if np.int64(cp_units[t, 0] & FREE) != s:
                     break
-        if backward and has_bit(cr_last, cp):
-            node = np.int64(-1)
-            for j in range(i, -1, -1):
-                c = cps[j]
-                if c < 0:
-                    break
-                node, n_found = trie_step(node, c, cr_table, cr_ids, found, n_found)
-                if node < 0:
-                    break
+                s = t
     return n_found
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids,
-                 ng_filter, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last,
+                 ng_filter, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks,
                  found):
     """The entry ids matching the spaced text ``spaced[:m]``, unsorted, written to ``found``
     as far as it has room; returns their number (larger than ``found`` when it overflowed)."""
@@ -390,14 +387,14 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
             node = np.int64(node_word & np.uint64(0xFFFFFFFF))
     if run_cp:
         # The token phase is over: its ``edge`` buffer holds the text's code points.
-        n_found = walk_code_points(spaced, m, run_cp, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids,
-                                   cr_start_byte, cr_last, edge, found, n_found)
+        n_found = walk_code_points(spaced, m, run_cp, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, edge, found,
+                                   n_found)
     return n_found
 
 
 @numba.njit(cache=True, nogil=True)
 def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger,
-                 cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last):
+                 cp_units, cp_ids, cp_roots, cp_pages, cp_blocks):
     """Match every text; returns (``len + 1`` offsets, flat sorted unique entry ids)."""
     n_texts = offsets.shape[0] - 1
     out_off = np.zeros(n_texts + 1, dtype=np.int64)
@@ -416,7 +413,7 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     while True:
         t, n_out, need_found, need_out = match_range(
             t, n_out, data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter,
-            trigger, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte, cr_last, spaced,
+            trigger, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, spaced,
             tok_ids, slots, edge, found, out, out_off)
         if t == n_texts:
             return out_off, out[:n_out]
@@ -430,8 +427,8 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
 
 @numba.njit(cache=True, nogil=True)
 def match_range(first_text, n_out, data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids,
-                ng_filter, trigger, cp_table, cp_ids, cp_start_byte, cp_first, cr_table, cr_ids, cr_start_byte,
-                cr_last, spaced, tok_ids, slots, edge, found, out, out_off):
+                ng_filter, trigger, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, spaced, tok_ids, slots, edge,
+                found, out, out_off):
     """Match texts from ``first_text`` on, appending to ``out``; returns ``(next text,
     n_out, found size needed, out size needed)``: it stops early (sizes > 0) at a text whose
     matches do not fit ``found`` or ``out``, to be resumed with larger ones."""
@@ -442,8 +439,7 @@ def match_range(first_text, n_out, data, offsets, valid, tok_table, tok_bytes, t
         if valid[t] and end > start:
             m, run_cp = spaced_bytes(data, start, end, spaced, trigger)
             n_found = collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, tok_off, uni_ids,
-                                   ng_table, ng_ids, ng_filter, cp_table, cp_ids, cp_start_byte, cp_first, cr_table,
-                                   cr_ids, cr_start_byte, cr_last, found)
+                                   ng_table, ng_ids, ng_filter, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, found)
             if n_found > found.shape[0]:
                 return t, n_out, n_found, 0
             n_found = sort_unique(found, n_found)
