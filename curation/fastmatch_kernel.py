@@ -18,6 +18,8 @@ that hold one of the bytes such a match must contain.
 
 import numba
 import numpy as np
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from curation.fastmatch_trie import FREE, code_of
 from curation.text import spacing_byte_kinds
@@ -31,6 +33,23 @@ EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 SPACE = 32
 ID_BITS = 24  # token/node ids below 2**24 (16.7M)
 LEN_CAP = 255
+
+
+@intrinsic
+def borrowed(typingctx, array):
+    """A view of ``array`` that owns no reference (a null meminfo): numba reference-counts
+    every array variable that an inlined helper's parameter or a loop assignment creates,
+    with an atomic increment and decrement; for a view without a meminfo those are a test
+    and a return. (Measured: two thirds of the kernel's time went to them.) The view must
+    not outlive ``array``: take it inside a function whose caller holds ``array``."""
+    def codegen(context, builder, sig, args):
+        source = context.make_array(array)(context, builder, value=args[0])
+        view = context.make_array(array)(context, builder)
+        for field in ("parent", "nitems", "itemsize", "data", "shape", "strides"):
+            setattr(view, field, getattr(source, field))
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        return view._getvalue()
+    return array(array), codegen
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -262,13 +281,25 @@ def decode_codes(spaced, m, pages, blocks, codes):
     n_cp = 0
     i = 0
     while i < m:
-        cp, n = decode_utf8(spaced, i, m)
-        if n == 0:
-            codes[n_cp] = 0
+        b = np.int64(spaced[i])
+        # Fast paths for ASCII and for well-formed 3-byte sequences (the BMP beyond U+07FF:
+        # CJK, Thai, Hangul, ...); anything else as ``decode_utf8`` says.
+        if b < 0x80:
+            codes[n_cp] = code_of(b, pages, blocks)
             i += 1
-        else:
+        elif (b & 0xF0) == 0xE0 and i + 3 <= m and (spaced[i + 1] & 0xC0) == 0x80 and (spaced[i + 2] & 0xC0) == 0x80 \
+                and (b != 0xE0 or spaced[i + 1] >= 0xA0):
+            cp = ((b & 0x0F) << 12) | ((np.int64(spaced[i + 1]) & 0x3F) << 6) | (np.int64(spaced[i + 2]) & 0x3F)
             codes[n_cp] = code_of(cp, pages, blocks)
-            i += n
+            i += 3
+        else:
+            cp, n = decode_utf8(spaced, i, m)
+            if n == 0:
+                codes[n_cp] = 0
+                i += 1
+            else:
+                codes[n_cp] = code_of(cp, pages, blocks)
+                i += n
         n_cp += 1
     return n_cp
 
@@ -433,6 +464,14 @@ def match_range(first_text, n_out, data, offsets, valid, tok_table, tok_bytes, t
     n_out, found size needed, out size needed)``: it stops early (sizes > 0) at a text whose
     matches do not fit ``found`` or ``out``, to be resumed with larger ones."""
     n_texts = offsets.shape[0] - 1
+    data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, ng_table, ng_ids, ng_filter, trigger = (
+        borrowed(data), borrowed(offsets), borrowed(valid), borrowed(tok_table), borrowed(tok_bytes),
+        borrowed(tok_off), borrowed(uni_ids), borrowed(ng_table), borrowed(ng_ids), borrowed(ng_filter),
+        borrowed(trigger))
+    cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, spaced, tok_ids, slots, edge, found, out, out_off = (
+        borrowed(cp_units), borrowed(cp_ids), borrowed(cp_roots), borrowed(cp_pages), borrowed(cp_blocks),
+        borrowed(spaced), borrowed(tok_ids), borrowed(slots), borrowed(edge), borrowed(found), borrowed(out),
+        borrowed(out_off))
     for t in range(first_text, n_texts):
         n_found = 0
         start, end = offsets[t], offsets[t + 1]
