@@ -321,4 +321,6 @@ def _check_info(info: np.ndarray, n_overflow: int, n_entries: int, what: str, co
 
 def run_kernel(arrays: dict, data: np.ndarray, offsets: np.ndarray, valid: np.ndarray):
     """Match the texts given as UTF-8 ``data``/``offsets``; returns (offsets, flat ids)."""
-    return k.match_kernel(data, offsets, valid, *(arrays[name] for name in ARRAYS))
+    # The kernel reads the code-point units flat: unit t's words at 2t and 2t + 1.
+    return k.match_kernel(data, offsets, valid, *(arrays[name].reshape(-1) if name == "cp_units" else arrays[name]
+                                                  for name in ARRAYS))

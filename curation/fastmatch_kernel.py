@@ -30,6 +30,7 @@ FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 BYTE_KINDS = spacing_byte_kinds()
 WRAP_KIND, SPACE_KIND = 1, 2
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+ZERO, ONE, HALF = np.uint64(0), np.uint64(1), np.uint64(32)
 SPACE = 32
 ID_BITS = 24  # token/node ids below 2**24 (16.7M)
 LEN_CAP = 255
@@ -318,16 +319,18 @@ def walk_code_points(spaced, m, flags, cp_units, cp_ids, cp_roots, cp_pages, cp_
     iteration (it ran 40% slower). Code 0 (a malformed byte, or a code point no entry holds)
     needs no test of its own: unit ``base + 0`` is never a child, as every code is >= 1."""
     n_cp = decode_codes(spaced, m, cp_pages, cp_blocks, codes)
-    roots = (cp_roots[0], cp_roots[1])
-    root_bases = (np.int64(cp_units[roots[0], 0] >> np.uint64(32)) if flags & 1 else np.int64(0),
-                  np.int64(cp_units[roots[1], 0] >> np.uint64(32)) if flags & 2 else np.int64(0))
+    # Unsigned unit numbers: numba adds no negative-index fix-up to an unsigned index, and a
+    # flat array needs no multiply by a row stride; both sat on the walk's load-to-load path.
+    roots = (np.uint64(cp_roots[0]), np.uint64(cp_roots[1]))
+    root_bases = (cp_units[roots[0] << ONE] >> HALF if flags & 1 else ZERO,
+                  cp_units[roots[1] << ONE] >> HALF if flags & 2 else ZERO)
     for i in range(n_cp):
-        c = codes[i]
+        c = np.uint64(codes[i])
         # A walk starts only where its root has an edge (a load in the root's row); most
         # positions of most texts start none, so both are tested before the loop below.
-        start_f = root_bases[0] != 0 and np.int64(cp_units[root_bases[0] + c, 0] & FREE) == roots[0]
-        start_b = root_bases[1] != 0 and np.int64(cp_units[root_bases[1] + c, 0] & FREE) == roots[1]
-        if c == 0 or not (start_f or start_b):
+        start_f = root_bases[0] != ZERO and (cp_units[(root_bases[0] + c) << ONE] & FREE) == roots[0]
+        start_b = root_bases[1] != ZERO and (cp_units[(root_bases[1] + c) << ONE] & FREE) == roots[1]
+        if c == ZERO or not (start_f or start_b):
             continue
         for d in range(2):
             if not (start_f if d == 0 else start_b):
@@ -336,15 +339,15 @@ def walk_code_points(spaced, m, flags, cp_units, cp_ids, cp_roots, cp_pages, cp_
             step, stop = (1, n_cp) if d == 0 else (-1, -1)
             j = i
             while True:
-                info = cp_units[s, 1]
-                if info != 0:
+                info = cp_units[(s << ONE) | ONE]
+                if info != ZERO:
                     n_found = add_entries(info, cp_ids, found, n_found)
-                base = np.int64(cp_units[s, 0] >> np.uint64(32))
+                base = cp_units[s << ONE] >> HALF
                 j += step
-                if base == 0 or j == stop:
+                if base == ZERO or j == stop:
                     break
-                t = base + codes[j]
-                if np.int64(cp_units[t, 0] & FREE) != s:
+                t = base + np.uint64(codes[j])
+                if (cp_units[t << ONE] & FREE) != s:
                     break
                 s = t
     return n_found
