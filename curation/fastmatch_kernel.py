@@ -18,7 +18,8 @@ that hold one of the bytes such a match must contain.
 
 import numba
 import numpy as np
-from numba.core import cgutils
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from curation.fastmatch_trie import FREE, code_of
@@ -51,6 +52,26 @@ def borrowed(typingctx, array):
         view.meminfo = cgutils.get_null_value(view.meminfo.type)
         return view._getvalue()
     return array(array), codegen
+
+
+@intrinsic
+def prefetch_row(typingctx, table, row):
+    """Ask the CPU to start loading the cache line of ``table[row, 0]`` (a 2-D array): a
+    text's token lookups are independent, and issued together their cache misses overlap."""
+    def codegen(context, builder, sig, args):
+        array = context.make_array(table)(context, builder, value=args[0])
+        ptr = cgutils.get_item_pointer2(context, builder, data=array.data,
+                                        shape=cgutils.unpack_tuple(builder, array.shape),
+                                        strides=cgutils.unpack_tuple(builder, array.strides), layout=table.layout,
+                                        inds=[args[1], ir.Constant(args[1].type, 0)], wraparound=False,
+                                        boundscheck=False)
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        # read (0), high temporal locality (3), data cache (1)
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(table, row), codegen
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -360,23 +381,26 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
     """The entry ids matching the spaced text ``spaced[:m]``, unsorted, written to ``found``
     as far as it has room; returns their number (larger than ``found`` when it overflowed)."""
     n_found = 0
-    # One pass: split on spaces, hashing each token a word at a time as it goes.
+    # First pass: split on spaces, hashing each token a word at a time as it goes, and ask
+    # for each token's table slot; the buffers hold, per token, its start (``tok_ids``), its
+    # hash (``slots``) and first bytes (``edge``) until the second pass probes the table.
     n_tok = 0
     tok_start = 0
     h = FNV_OFFSET
     head = np.uint64(0)
     word = np.uint64(0)
+    size = tok_table.shape[0]
     for i in range(m + 1):
         if i == m or spaced[i] == SPACE:
             length = i - tok_start
             if length < 8:
                 head = word
-            # The first and last tokens (before the leading and after the trailing space) are
-            # never inside a match: not looked up.
-            slot = -1 if i == m or n_tok == 0 else probe_token(finish_hash(h, word, length), head, spaced, tok_start,
-                                                               i, tok_table, tok_bytes, tok_off)
-            slots[n_tok] = slot
-            tok_ids[n_tok] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
+            h = finish_hash(h, word, length)
+            tok_ids[n_tok] = tok_start
+            slots[n_tok] = np.int64(h)
+            edge[n_tok] = np.int64(head)
+            if n_tok > 0 and i < m:
+                prefetch_row(tok_table, home(h, size))
             n_tok += 1
             tok_start = i + 1
             h = FNV_OFFSET
@@ -389,6 +413,15 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
             word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
             if j == 7:
                 head = word
+    # Second pass: the lookups. The first and last tokens (before the leading and after the
+    # trailing space) are never inside a match: not looked up.
+    for k in range(n_tok):
+        slot = -1
+        if 0 < k < n_tok - 1:
+            slot = probe_token(np.uint64(slots[k]), np.uint64(edge[k]), spaced, tok_ids[k], tok_ids[k + 1] - 1,
+                               tok_table, tok_bytes, tok_off)
+        slots[k] = slot
+        tok_ids[k] = -1 if slot < 0 else np.int64(tok_table[slot, 0] & np.uint64((1 << ID_BITS) - 1))
     # First trie edges of every position in a loop of their own: independent lookups, so
     # their cache misses overlap. A bit filter answers most missing edges.
     filter_bits = np.uint64(ng_filter.shape[0] * 64 - 1)
