@@ -32,6 +32,8 @@ BYTE_KINDS = spacing_byte_kinds()
 WRAP_KIND, SPACE_KIND = 1, 2
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 ZERO, ONE, HALF = np.uint64(0), np.uint64(1), np.uint64(32)
+SPACES, LOW_BYTES, HIGH_BITS = np.uint64(0x2020202020202020), np.uint64(0x0101010101010101), \
+    np.uint64(0x8080808080808080)
 SPACE = 32
 ID_BITS = 24  # token/node ids below 2**24 (16.7M)
 LEN_CAP = 255
@@ -74,6 +76,28 @@ def prefetch_row(typingctx, table, row):
     return types.void(table, row), codegen
 
 
+@intrinsic
+def load_word(typingctx, buf, index):
+    """The 8 bytes ``buf[index:index + 8]`` of a byte array as one little-endian uint64, read
+    unaligned; the caller keeps 8 readable bytes past every index it passes."""
+    def codegen(context, builder, sig, args):
+        array = context.make_array(buf)(context, builder, value=args[0])
+        ptr = builder.gep(array.data, [args[1]])
+        word = builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()), align=1)
+        return word
+    return types.uint64(buf, types.intp), codegen
+
+
+@intrinsic
+def trailing_zeros(typingctx, x):
+    """The number of trailing zero bits of a nonzero uint64."""
+    def codegen(context, builder, sig, args):
+        i64, i1 = ir.IntType(64), ir.IntType(1)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, i1]), "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(i1, 1)])  # 1: a zero argument is undefined
+    return types.uint64(x), codegen
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def mix64(x):
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -110,6 +134,12 @@ def token_hash(buf, start, end):
     if end - start < 8:
         head = word
     return finish_hash(h, word, end - start), head
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def byte_mask(n):
+    """A mask of the low ``n`` bytes of a word (0 <= n <= 8)."""
+    return np.uint64(0xFFFFFFFFFFFFFFFF) if n >= 8 else (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -335,10 +365,9 @@ def walk_code_points(spaced, m, flags, cp_units, cp_ids, cp_roots, cp_pages, cp_
     (roots ``cp_roots``); ``flags`` (trigger bits of the text) say which can occur. The text
     is decoded once into ``codes`` (at least ``m`` long).
 
-    The walk is written out here rather than called: an inlined function's array arguments
-    become array variables assigned inside this loop, which numba reference-counts on every
-    iteration (it ran 40% slower). Code 0 (a malformed byte, or a code point no entry holds)
-    needs no test of its own: unit ``base + 0`` is never a child, as every code is >= 1."""
+    One loop serves both tries, the direction a pair of scalars. Code 0 (a malformed byte,
+    or a code point no entry holds) needs no test of its own: unit ``base + 0`` is never a
+    child, as every code is >= 1."""
     n_cp = decode_codes(spaced, m, cp_pages, cp_blocks, codes)
     # Unsigned unit numbers: numba adds no negative-index fix-up to an unsigned index, and a
     # flat array needs no multiply by a row stride; both sat on the walk's load-to-load path.
@@ -381,38 +410,41 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
     """The entry ids matching the spaced text ``spaced[:m]``, unsorted, written to ``found``
     as far as it has room; returns their number (larger than ``found`` when it overflowed)."""
     n_found = 0
-    # First pass: split on spaces, hashing each token a word at a time as it goes, and ask
-    # for each token's table slot; the buffers hold, per token, its start (``tok_ids``), its
-    # hash (``slots``) and first bytes (``edge``) until the second pass probes the table.
+    # First pass: split on spaces and hash each token, eight bytes at a time (``spaced`` has 8
+    # readable bytes past ``m``), and ask for each token's table slot; the buffers hold, per
+    # token, its start (``tok_ids``), hash (``slots``) and first bytes (``edge``) until the
+    # second pass probes the table.
     n_tok = 0
-    tok_start = 0
-    h = FNV_OFFSET
-    head = np.uint64(0)
-    word = np.uint64(0)
+    start = 0
     size = tok_table.shape[0]
-    for i in range(m + 1):
-        if i == m or spaced[i] == SPACE:
-            length = i - tok_start
-            if length < 8:
-                head = word
-            h = finish_hash(h, word, length)
-            tok_ids[n_tok] = tok_start
-            slots[n_tok] = np.int64(h)
-            edge[n_tok] = np.int64(head)
-            if n_tok > 0 and i < m:
-                prefetch_row(tok_table, home(h, size))
-            n_tok += 1
-            tok_start = i + 1
-            h = FNV_OFFSET
-            word = np.uint64(0)
-        else:
-            j = i - tok_start
-            if j > 0 and (j & 7) == 0:
-                h = fold_word(h, word)
-                word = np.uint64(0)
-            word |= np.uint64(spaced[i]) << np.uint64(8 * (j & 7))
-            if j == 7:
-                head = word
+    while True:
+        end = start
+        while end < m:
+            # The first space byte of a word: the lowest byte that the zero-byte test flags
+            # (a borrow can flag bytes above a zero byte, never below one).
+            x = load_word(spaced, end) ^ SPACES
+            zero = (x - LOW_BYTES) & ~x & HIGH_BITS
+            if zero != ZERO:
+                end += np.int64(trailing_zeros(zero) >> np.uint64(3))
+                break
+            end += 8
+        end = min(end, m)
+        n = end - start
+        h = FNV_OFFSET
+        k = 0
+        while n - k > 8:
+            h = fold_word(h, load_word(spaced, start + k))
+            k += 8
+        last = load_word(spaced, start + k) & byte_mask(n - k)
+        tok_ids[n_tok] = start
+        slots[n_tok] = np.int64(finish_hash(h, last, n))
+        edge[n_tok] = np.int64(load_word(spaced, start) & byte_mask(min(n, 8)))
+        if n_tok > 0 and end < m:
+            prefetch_row(tok_table, home(finish_hash(h, last, n), size))
+        n_tok += 1
+        if end >= m:
+            break
+        start = end + 1
     # Second pass: the lookups. The first and last tokens (before the leading and after the
     # trailing space) are never inside a match: not looked up.
     for k in range(n_tok):
@@ -469,7 +501,7 @@ def match_kernel(data, offsets, valid, tok_table, tok_bytes, tok_off, uni_ids, n
     longest = 0
     for t in range(n_texts):
         longest = max(longest, offsets[t + 1] - offsets[t])
-    spaced = np.empty(3 * longest + 2, dtype=np.uint8)
+    spaced = np.zeros(3 * longest + 2 + 8, dtype=np.uint8)  # 8 bytes of slack for word reads
     tok_ids = np.empty(3 * longest + 3, dtype=np.int64)
     slots = np.empty(3 * longest + 3, dtype=np.int64)
     edge = np.empty(3 * longest + 3, dtype=np.int64)

@@ -172,3 +172,22 @@ def test_matcher_refuses_to_be_pickled():
 
     with pytest.raises(TypeError, match="Matcher.load"):
         pickle.dumps(Matcher(["x"]))
+
+
+def test_tokens_around_the_eight_byte_words_and_stale_buffer_bytes():
+    """The kernel splits and hashes tokens eight bytes at a time: tokens of every length
+    around 8 and 16 bytes, multi-byte characters beside spaces, and short texts after a
+    long one (whose bytes stay in the buffer past the short text's end) match the rule."""
+    import random
+
+    rng = random.Random(3)
+    alphabet = "abcdefghé猫 ,"
+    words = ["".join(rng.choices("abcdefghé猫", k=n)) for n in range(1, 19) for _ in range(3)]
+    entries = words + [f"{a} {b}" for a, b in zip(words, words[1:])] + ["abcdefgh", "abcdefghi", "a" * 16, "a" * 17]
+    long_text = " ".join(words) + " " + "a" * 17 + " " + "abcdefgh,abcdefghi"
+    texts = [long_text] + ["".join(rng.choices(alphabet, k=rng.randint(0, 30))) for _ in range(300)] + \
+        [" ".join(rng.choices(words, k=rng.randint(1, 6))) for _ in range(300)] + ["a" * 16, " " + "a" * 17 + " ", "a"]
+    for variant in ("metaclip-v1", "metaclip-v2"):
+        got = Matcher(entries, variant).match_batch(texts)
+        assert got == [reference_match(entries, t, variant) for t in texts]
+        assert got[0] and got[-3] == [entries.index("a" * 16)]
