@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from curation import fastmatch, fastmatch_trie as trie
+from curation import fastmatch
+from curation import fastmatch_trie as trie
 from curation.matching import AhoCorasickMatcher, Matcher
 
 
@@ -51,13 +52,13 @@ def test_every_edge_is_found_and_no_other(capacity):
     units = trie.build_units(parent, codes, info, n_codes, capacity)
     trie.check_units(units, n_codes, "test")
     unit_of = {-1: 0}
-    for (p, label), node in nodes.items():  # creation order: a parent before its children
+    for (p, _label), node in nodes.items():  # creation order: a parent before its children
         t = child(units, unit_of[p], int(codes[node]))
         assert t > 0 and units[t, 1] == info[node]
         unit_of[node] = t
     assert len(set(unit_of.values())) == len(unit_of)
     children = {}
-    for (p, label), node in nodes.items():
+    for (p, _label), node in nodes.items():
         children.setdefault(p, set()).add(int(codes[node]))
     for p, s in unit_of.items():
         for code in range(1, n_codes + 1):

@@ -191,3 +191,20 @@ def test_tokens_around_the_eight_byte_words_and_stale_buffer_bytes():
         got = Matcher(entries, variant).match_batch(texts)
         assert got == [reference_match(entries, t, variant) for t in texts]
         assert got[0] and got[-3] == [entries.index("a" * 16)]
+
+
+def test_sort_unique_at_every_length_with_repeats():
+    """The kernel's small-list rank sort (repeats share a slot) and its long-list sort."""
+    import random
+
+    import numpy as np
+
+    from curation.fastmatch_kernel import RANK_SORT_MAX, sort_unique
+
+    rng = random.Random(5)
+    for n in list(range(0, RANK_SORT_MAX + 3)) + [200, 1000]:
+        values = [rng.randrange(0, max(1, n // 2) if n % 2 else 1 << 30) for _ in range(n)]
+        buf = np.full(max(256, 2 * n), 7, dtype=np.int32)
+        buf[:n] = values
+        m = sort_unique(buf, n)
+        assert buf[:m].tolist() == sorted(set(values))
