@@ -126,20 +126,26 @@ def _entries_word(ids: list[int], overflow: list[int]) -> np.uint64:
     return np.uint64(first) | (np.uint64(len(ids)) << np.uint64(32))
 
 
-def _node_table(nodes: dict, node_ids: list) -> tuple:
-    """``(parents, edge labels, table, overflow ids)`` of a trie given as ``(parent, label)
-    -> node id`` and each node's entries: per slot ``[edge key, node id | has-children bit
-    63, entries]``."""
+def _trie_nodes(nodes: dict, node_ids: list) -> tuple:
+    """``(parents, edge labels, entries words, overflow ids)`` of a trie given as ``(parent,
+    label) -> node id`` (ids in creation order) and each node's entries."""
     parent = np.array([p for p, _ in nodes], dtype=np.int64)
-    last = np.array([t for _, t in nodes], dtype=np.int64)
+    labels = np.array([t for _, t in nodes], dtype=np.int64)
+    overflow: list[int] = []
+    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
+    return parent, labels, info, np.array(overflow, dtype=np.int32)
+
+
+def _node_table(nodes: dict, node_ids: list) -> tuple:
+    """``(parents, edge labels, table, overflow ids)`` of a trie as a hash table: per slot
+    ``[edge key, node id | has-children bit 63, entries]``."""
+    parent, last, info, overflow = _trie_nodes(nodes, node_ids)
     has_children = np.zeros(len(nodes), dtype=np.uint64)
     has_children[parent[parent >= 0]] = 1
     node_word = np.arange(len(nodes), dtype=np.uint64) | (has_children << np.uint64(63))
-    overflow: list[int] = []
-    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
     table = np.full((_table_size(len(nodes)), 3), np.iinfo(np.uint64).max, dtype=np.uint64)
     k.fill_node_table(parent, last, node_word, info, table)
-    return parent, last, table, np.array(overflow, dtype=np.int32)
+    return parent, last, table, overflow
 
 
 def _node_arrays(nodes: dict, node_ids: list, n_tokens: int) -> dict:
@@ -174,8 +180,7 @@ def build_code_point_trie(patterns: dict) -> dict:
     pages, blocks, n_codes = trie.code_map(np.concatenate([labels_f, labels_b]))
 
     def units(parent, labels, info):
-        codes = blocks[(pages[labels >> trie.PAGE_BITS].astype(np.int64) << trie.PAGE_BITS) | (labels & 0xFF)]
-        return trie.build_units(parent, codes, info, n_codes)
+        return trie.build_units(parent, trie.codes_of(labels, pages, blocks), info, n_codes)
 
     units_f = units(parent_f, labels_f, info_f)
     return {"trigger": trigger, "cp_units": trie.join_units(units_f, units(parent_b, labels_b, info_b), len(ids_f)),
@@ -194,11 +199,7 @@ def _code_point_trie(patterns: dict) -> tuple:
             if parent == len(node_ids):
                 node_ids.append([])
         node_ids[parent].extend(ids)
-    parent = np.array([p for p, _ in nodes], dtype=np.int64)
-    labels = np.array([c for _, c in nodes], dtype=np.int64)
-    overflow: list[int] = []
-    info = np.array([_entries_word(ids, overflow) if ids else 0 for ids in node_ids], dtype=np.uint64)
-    return parent, labels, info, np.array(overflow, dtype=np.int32)
+    return _trie_nodes(nodes, node_ids)
 
 
 def _digest(arrays: dict, meta: dict) -> str:

@@ -16,6 +16,8 @@ begin (backwards from where it can end for entries with a leading space), and on
 that hold one of the bytes such a match must contain.
 """
 
+import sys
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -34,6 +36,9 @@ EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 ZERO, ONE, HALF = np.uint64(0), np.uint64(1), np.uint64(32)
 SPACES, LOW_BYTES, HIGH_BITS = np.uint64(0x2020202020202020), np.uint64(0x0101010101010101), \
     np.uint64(0x8080808080808080)
+if sys.byteorder != "little":
+    # ``load_word`` reads 8 bytes as a native word, and the tables hash little-endian words.
+    raise ImportError("the fast matcher's kernel needs a little-endian machine")
 SPACE = 32
 ID_BITS = 24  # token/node ids below 2**24 (16.7M)
 LEN_CAP = 255
@@ -329,20 +334,6 @@ def add_entries(info, overflow, found, n_found):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def trie_step(node, label, table, overflow, found, n_found):
-    """Follow the edge ``label`` from ``node`` and add the entries it reaches; returns the
-    child, or -1 when there is no such edge or the child has no children (the walk ends)."""
-    slot = find_child(node, label, table)
-    if slot < 0:
-        return np.int64(-1), n_found
-    n_found = add_entries(table[slot, 2], overflow, found, n_found)
-    node_word = table[slot, 1]
-    if (node_word >> np.uint64(63)) == 0:
-        return np.int64(-1), n_found
-    return np.int64(node_word & np.uint64(0xFFFFFFFF)), n_found
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def decode_codes(spaced, m, pages, blocks, codes):
     """The dense trie codes of the code points of ``spaced[:m]`` into ``codes``, one per UTF-8
     sequence, and 0 for each byte of a malformed one and for a code point no entry holds
@@ -452,12 +443,12 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
         while n - k > 8:
             h = fold_word(h, load_word(spaced, start + k))
             k += 8
-        last = load_word(spaced, start + k) & byte_mask(n - k)
+        h = finish_hash(h, load_word(spaced, start + k) & byte_mask(n - k), n)
         tok_ids[n_tok] = start
-        slots[n_tok] = np.int64(finish_hash(h, last, n))
+        slots[n_tok] = np.int64(h)
         edge[n_tok] = np.int64(load_word(spaced, start) & byte_mask(min(n, 8)))
         if n_tok > 0 and end < m:
-            prefetch_row(tok_table, home(finish_hash(h, last, n), size))
+            prefetch_row(tok_table, home(h, size))
         n_tok += 1
         if end >= m:
             break
@@ -502,7 +493,7 @@ def collect_text(spaced, m, run_cp, tok_ids, slots, edge, tok_table, tok_bytes, 
                 break
             node = np.int64(node_word & np.uint64(0xFFFFFFFF))
     if run_cp:
-        # The token phase is over: its ``edge`` buffer holds the text's code points.
+        # The token phase is over: its ``edge`` buffer is free to receive the text's codes.
         n_found = walk_code_points(spaced, m, run_cp, cp_units, cp_ids, cp_roots, cp_pages, cp_blocks, edge, found,
                                    n_found)
     return n_found

@@ -42,6 +42,13 @@ def code_map(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return pages, blocks, len(points)
 
 
+def codes_of(points: np.ndarray, pages: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """The dense codes of an array of code points (0 for one no entry holds); ``code_of`` is
+    the kernel's scalar form."""
+    points = np.asarray(points, dtype=np.int64)
+    return blocks[(pages[points >> PAGE_BITS].astype(np.int64) << PAGE_BITS) | (points & 0xFF)]
+
+
 def build_units(parent: np.ndarray, codes: np.ndarray, info: np.ndarray, n_codes: int,
                 capacity: int = 0) -> np.ndarray:
     """The double array of a trie given per node (ids in creation order, so a parent comes

@@ -27,10 +27,6 @@ def random_trie(rng: random.Random, n_words: int, alphabet: list[int]):
     return parent, labels, info, nodes
 
 
-def codes_of(labels, pages, blocks):
-    return blocks[(pages[labels >> trie.PAGE_BITS].astype(np.int64) << trie.PAGE_BITS) | (labels & 0xFF)]
-
-
 def child(units, s, code):
     base = int(units[s, 0] >> np.uint64(32))
     if base == 0:
@@ -48,7 +44,7 @@ def test_every_edge_is_found_and_no_other(capacity):
     rng.shuffle(alphabet)
     parent, labels, info, nodes = random_trie(rng, 3000, alphabet)
     pages, blocks, n_codes = trie.code_map(labels)
-    codes = codes_of(labels, pages, blocks)
+    codes = trie.codes_of(labels, pages, blocks)
     units = trie.build_units(parent, codes, info, n_codes, capacity)
     trie.check_units(units, n_codes, "test")
     unit_of = {-1: 0}
@@ -69,7 +65,7 @@ def test_every_edge_is_found_and_no_other(capacity):
 def test_codes_follow_frequency_and_unknown_code_points_get_zero():
     labels = np.array([0x0E01] * 5 + [0x4E00] * 3 + [0x20000] * 4, dtype=np.int64)
     pages, blocks, n_codes = trie.code_map(labels)
-    got = codes_of(np.array([0x0E01, 0x20000, 0x4E00, 0x4E01, 0x41, 0x10FFFF]), pages, blocks)
+    got = trie.codes_of(np.array([0x0E01, 0x20000, 0x4E00, 0x4E01, 0x41, 0x10FFFF]), pages, blocks)
     assert n_codes == 3 and got.tolist() == [1, 2, 3, 0, 0, 0]
 
 
