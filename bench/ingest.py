@@ -139,10 +139,10 @@ def pairs_digest(pool: Path) -> tuple[int, str]:
 
 def run(files: list[Path]) -> dict:
     from curation.config import IngestConfig
-    from jobs.ingest import run_ingest
-    from jobs.spark import get_spark
+    from curation.ingest.run import run_ingest
+    from jobs.spark import SparkExecutor, get_spark
 
-    spark = get_spark("local[1]", "bench-ingest")
+    spark = SparkExecutor(get_spark("local[1]", "bench-ingest"))
     result: dict = {"files": len(files), "pages_per_file": None}
     warm = WORK / "warm"
     run_ingest(spark, IngestConfig(input=str(files[0]), out=str(warm), langid=True))  # start the worker
@@ -173,7 +173,7 @@ def run(files: list[Path]) -> dict:
     for name in ("with_langid", "without_langid"):
         result[f"ratio_{name}"] = round(result["plain_parse_s_per_file"]
                                         / result[f"ingest_marginal_s_per_file_{name}"], 2)
-    spark.stop()
+    spark.spark.stop()
     return result
 
 

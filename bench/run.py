@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -120,68 +119,13 @@ def bench_long_texts(matcher, texts: pa.Array) -> dict:
     return out
 
 
-def _plain_match(args):
-    from curation.shards import Shard, run_shard
-    from curation.stages import MatchStage
-
-    shard, out, metadata_url, params, entries = args
-    return run_shard(MatchStage(out, params, entries, "", metadata_url), Shard(*shard))
-
-
-def _plain_balance(args):
-    from curation.shards import Shard, run_shard
-    from curation.stages import BalanceStage
-
-    name, matched_dir, curated_dir, p, params = args
-    shard = Shard(name, f"{matched_dir}/{name}.parquet")
-    return run_shard(BalanceStage(curated_dir, params, matched_dir, p, 0), shard)
-
-
-def bench_plain(paths: dict, work: Path) -> float:
-    """The same library code on the same shards with two plain processes (no Spark), and
-    the same driver-side work (entry counts, data card)."""
-    import shutil
-
-    from curation.balancing import entry_probabilities
-    from curation.counting import add_sparse
-    from curation.lineage import balance_params, match_params
-    from curation.metadata_io import load_metadata
-    from curation.stages import plan_pool_shards
-    from curation.summary import build_datacard, write_datacard, write_entry_counts
-
-    shutil.rmtree(work, ignore_errors=True)
-    start = time.perf_counter()
-    metadata = load_metadata(str(paths["metadata"]))
-    tasks = plan_pool_shards(str(paths["pool"]))
-    params = match_params(metadata.sha256, "metaclip-v2", "text")
-    with get_context("spawn").Pool(2) as pool:
-        results = pool.map(_plain_match, [((t.name, t.source, t.index), str(work / "matched"),
-                                           str(paths["metadata"]), params, len(metadata)) for t in tasks], chunksize=1)
-        counts = np.zeros(len(metadata), dtype=np.int64)
-        for r in results:
-            add_sparse(counts, *r.counts)
-        write_entry_counts(str(work / "entry_counts.parquet"), str(work / "entry_counts.json"), metadata, counts,
-                           params)
-        p = entry_probabilities(counts, 20000)
-        b_params = balance_params(params, 20000, 0)
-        balanced = pool.map(_plain_balance, [(r.stats["shard"], str(work / "matched"), str(work / "curated"), p,
-                                              b_params) for r in results], chunksize=1)
-    kept = np.zeros(len(metadata), dtype=np.int64)
-    for r in balanced:
-        add_sparse(kept, *r.counts)
-    curated_rows = sum(r.stats["curated_rows"] for r in balanced)
-    card = build_datacard(metadata=metadata, thresholds={"": 20000}, counts=counts, kept_counts=kept,
-                          match_stats=[r.stats for r in results], curated_rows=curated_rows,
-                          params=b_params, timings={})
-    write_datacard(str(work / "datacard.json"), card)
-    return time.perf_counter() - start
-
-
-def bench_spark(paths: dict, work: Path) -> dict:
+def bench_curate(paths: dict, work: Path, executor: str) -> dict:
+    """``curate curate`` as a user runs it, on two cores: ``--executor local`` (two worker
+    processes) or Spark ``local[2]``."""
+    where = ["--workers", "2"] if executor == "local" else ["--master", "local[2]", "--conf", "spark.ui.enabled=false"]
     cmd = [str(REPO / ".venv" / "bin" / "curate"), "curate", "--pool", str(paths["pool"]), "--metadata",
-           str(paths["metadata"]), "--out", str(work), "--t", "20000", "--master", "local[2]", "--overwrite",
-           "--unit", "text",  # the plain baseline decides per row too
-           "--conf", "spark.ui.enabled=false"]
+           str(paths["metadata"]), "--out", str(work), "--t", "20000", "--overwrite", "--unit", "text",
+           "--executor", executor, *where]
     env = {**os.environ, "PYSPARK_PYTHON": str(REPO / ".venv" / "bin" / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
     _, wall = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env))
     card = json.loads((work / "datacard.json").read_text())
@@ -209,13 +153,13 @@ def main(argv=None) -> int:
         from curation.metadata_io import load_metadata
 
         metadata_matcher(load_metadata(str(paths["metadata"])), "metaclip-v2", "en")  # build the node's index once
-        plain_s = bench_plain(paths, REPO / ".bench" / "out-plain")
-        spark = bench_spark(paths, REPO / ".bench" / "out-spark")
-        spark_s = sum(spark["stages_s"].values())
-        results["end_to_end_local2"] = {"plain_2proc_s": round(plain_s, 2), "spark": spark,
+        local = bench_curate(paths, REPO / ".bench" / "out-local", "local")
+        spark = bench_curate(paths, REPO / ".bench" / "out-spark", "spark")
+        local_s, spark_s = sum(local["stages_s"].values()), sum(spark["stages_s"].values())
+        results["end_to_end_local2"] = {"local": local, "spark": spark,
+                                        "local_texts_per_s": round(len(texts) / local_s),
                                         "spark_texts_per_s": round(len(texts) / spark_s),
-                                        "plain_texts_per_s": round(len(texts) / plain_s),
-                                        "spark_vs_plain": round(plain_s / spark_s, 3)}
+                                        "spark_vs_local": round(local_s / spark_s, 3)}
     pin_one_core()
     matcher, matched = bench_matcher(entries, real, REPO / ".bench" / "index.idx")
     results["matcher_one_core"] = matcher

@@ -92,7 +92,8 @@ def bench_dedup_index(n: int, work: Path, with_index: bool, local: bool = False)
     planted = make_embeddings(emb, n)
     generate_s = time.perf_counter() - start
     keep = work / f"keep-{n}"
-    where = ["--local"] if local else ["--master", "local[2]", "--conf", "spark.ui.enabled=false"]
+    where = ["--executor", "local"] if local else ["--executor", "spark", "--master", "local[2]", "--conf",
+                                                   "spark.ui.enabled=false"]
     dedup = curate("dedup", "--embeddings", str(emb), "--out", str(keep), "--threshold", "0.99",
                    "--cluster-size", "2000", *where)
     table = pq.read_table(keep, columns=["key", "reason", "duplicate_of"])
@@ -120,11 +121,12 @@ def bench_shuffle(rows: int, work: Path) -> dict:
         pq.write_table(pa.table({"key": [f"r{i}-{j}" for j in range(size)]}), pool / f"{i:05d}.parquet")
     code = """
 import json, sys, time
-from jobs.spark import get_spark
-from jobs.export import shuffle_plan
+from jobs.spark import SparkExecutor, get_spark
+from curation.export_run import shuffle_plan
 from curation.export import ExportOptions, shard_rows
 from curation.io import list_files
-spark = get_spark("local[2]", "bench shuffle", {"spark.ui.enabled": "false", "spark.driver.memory": "4g"})
+spark = SparkExecutor(get_spark("local[2]", "bench shuffle", {"spark.ui.enabled": "false",
+                                                              "spark.driver.memory": "4g"}))
 shards = list_files(sys.argv[1], (".parquet",))
 total = sum(shard_rows(s) for s in shards)
 start = time.perf_counter()

@@ -19,15 +19,24 @@ REQUIRED = dataclasses.MISSING
 
 
 def opt(default=REQUIRED, help: str = "", *, choices=None, path: bool = False, positional: bool = False,
-        flag: str | None = None):
+        flag: str | None = None, lineage: bool = False):
     """A config field: its default (none: required), help text, allowed values, whether it
     is a path (made absolute on the driver: executors run in other folders), whether it is
-    a positional argument, and its flag name when not ``--field-name``."""
-    meta = {"help": help, "choices": choices, "path": path, "positional": positional, "flag": flag}
+    a positional argument, its flag name when not ``--field-name``, and whether its value is
+    part of the stage's lineage (it keys the done markers: outputs made with another value
+    are never mixed in; see ``lineage``)."""
+    meta = {"help": help, "choices": choices, "path": path, "positional": positional, "flag": flag,
+            "lineage": lineage}
     if isinstance(default, (dict, list)):
         value = default
         return field(default_factory=lambda: type(value)(value), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def lineage(*configs) -> dict:
+    """The lineage fields of ``configs`` (``opt(..., lineage=True)``) by name: the parameters
+    that key a stage's done markers, derived from the configs and never written by hand."""
+    return {f.name: getattr(c, f.name) for c in configs for f in dataclasses.fields(c) if f.metadata.get("lineage")}
 
 
 def require(ok: bool, flag: str, value, rule: str) -> None:
@@ -52,6 +61,23 @@ def seed_64(value, flag: str) -> None:
     if value is not None:
         require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64, flag, value,
                 "must be an integer in [0, 2**64)")
+
+
+EXECUTORS = ("spark", "local")
+
+
+@dataclass(kw_only=True)
+class ExecutorConfig:
+    """Where a command's tasks run. ``$CURATE_EXECUTOR`` sets the default."""
+
+    SECTION: ClassVar[str] = "executor"
+    executor: str = opt("spark", "where tasks run: spark (local[*] unless --master or spark-submit names a "
+                                 "cluster) or local (a process pool on this machine; no JVM)", choices=list(EXECUTORS))
+    workers: int | None = opt(None, "--executor local: worker processes (default: the cores this process may use)")
+
+    def __post_init__(self):
+        require(self.executor in EXECUTORS, "executor", self.executor, "must be spark or local")
+        at_least(self.workers, 1, "workers")
 
 
 @dataclass(kw_only=True)
@@ -85,9 +111,9 @@ class MatchConfig:
     metadata: str = opt(help="metadata list (JSON list of strings, or one entry a line), or a folder of "
                              "<lang>.json lists", path=True)
     out: str = opt(help="run folder for all outputs, local or s3://", path=True)
-    text_column: str = opt("text", "column holding the alt-text")
-    variant: str = opt(DEFAULT_VARIANT, "matching variant", choices=sorted(VARIANTS))
-    default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none")
+    text_column: str = opt("text", "column holding the alt-text", lineage=True)
+    variant: str = opt(DEFAULT_VARIANT, "matching variant", choices=sorted(VARIANTS), lineage=True)
+    default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none", lineage=True)
     lang_map: str | None = opt(None, "JSON object of lang value -> list name, tried before the built-in routing "
                                      "(zh-Hans, zho, zh_CN -> zh, ...)", path=True)
     min_quality: float | None = opt(None, "drop texts whose quality score is below this before matching and "
@@ -109,6 +135,8 @@ class CountConfig:
     SECTION: ClassVar[str] = "count"
     out: str = opt(help="run folder for all outputs, local or s3://", path=True)
     metadata: str | None = opt(None, "metadata list (default: the one match used)", path=True)
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
+
 
 
 @dataclass(kw_only=True)
@@ -117,15 +145,15 @@ class BalanceConfig:
 
     SECTION: ClassVar[str] = "balance"
     out: str = opt(help="run folder for all outputs, local or s3://", path=True)
-    t: float = opt(20000.0, "balancing threshold t")
-    seed: int = opt(0, "seed of the hash coin")
+    t: float = opt(20000.0, "balancing threshold t", lineage=True)
+    seed: int = opt(0, "seed of the hash coin", lineage=True)
     reference_lang: str = opt("en", "per-language metadata: the language that gets --t; others match its "
-                                    "tail proportion")
+                                    "tail proportion", lineage=True)
     unit: str = opt("image", "image: one alt-text chosen per image, then one decision per image (Meta CLIP 2); "
-                             "text: one decision per row (MetaCLIP 1)", choices=["image", "text"])
-    image_column: str = opt("key", "the column that identifies an image (--unit image)")
+                             "text: one decision per row (MetaCLIP 1)", choices=["image", "text"], lineage=True)
+    image_column: str = opt("key", "the column that identifies an image (--unit image)", lineage=True)
     prefer_quality: bool = opt(False, "--unit image: choose the image's matched alt-text with the highest quality "
-                                      "score (ties by the hash choice); needs a quality column")
+                                      "score (ties by the hash choice); needs a quality column", lineage=True)
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
@@ -141,11 +169,11 @@ class ExportConfig:
     SECTION: ClassVar[str] = "export"
     curated: str = opt(help="run folder (or its curated/ folder), local or s3://", path=True)
     out: str = opt(help="folder for NNNNN.tar, NNNNN.parquet, sizes.json", path=True)
-    samples_per_tar: int = opt(10_000, "samples per tar")
-    shuffle_seed: int | None = opt(None, "deterministic shuffle before sharding")
-    online: bool = opt(False, "export every matched pair + probabilities.npy for online balancing")
-    resize: int | None = opt(None, "resize so that one side is this many pixels")
-    resize_mode: str = opt("longest", "which side --resize sets", choices=["longest", "shortest"])
+    samples_per_tar: int = opt(10_000, "samples per tar", lineage=True)
+    shuffle_seed: int | None = opt(None, "deterministic shuffle before sharding", lineage=True)
+    online: bool = opt(False, "export every matched pair + probabilities.npy for online balancing", lineage=True)
+    resize: int | None = opt(None, "resize so that one side is this many pixels", lineage=True)
+    resize_mode: str = opt("longest", "which side --resize sets", choices=["longest", "shortest"], lineage=True)
     timeout: float = opt(10.0, "hard deadline of one request in seconds: DNS, connect, headers and body")
     retries: int = opt(1, "extra tries of a failed http(s) fetch (429/503 wait for Retry-After)")
     max_bytes: int = opt(20 * 2**20, "largest image accepted, in bytes (enforced while reading)")
@@ -167,12 +195,14 @@ class ExportConfig:
     tar_deadline: float | None = opt(None, "seconds one tar may take; samples not fetched by then are "
                                            "recorded as 'deadline'")
     retry_failed: bool = opt(False, "re-fetch only the samples whose failure is retryable; rewrite only their tars")
-    blur_faces: bool = opt(False, "blur faces (OpenCV's bundled cascade) and record their boxes")
-    image_filter: str | None = opt(None, "module:function(image, row) -> reason to drop, or None to keep")
-    text_column: str = opt("text", "column holding the alt-text")
+    blur_faces: bool = opt(False, "blur faces (OpenCV's bundled cascade) and record their boxes", lineage=True)
+    image_filter: str | None = opt(None, "module:function(image, row) -> reason to drop, or None to keep",
+                                   lineage=True)
+    text_column: str = opt("text", "column holding the alt-text", lineage=True)
     keep_list: str | None = opt(None, "keep list from `curate dedup`: skip the samples it removes", path=True)
     captions: str | None = opt(None, "captions folder from `curate caption` or `curate captions import`: "
-                                     "write <key>.syn.txt beside <key>.txt", path=True)
+                                     "write <key>.syn.txt beside <key>.txt", path=True, lineage=True)
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         at_least(self.samples_per_tar, 1, "samples_per_tar")
@@ -220,10 +250,11 @@ class IngestConfig:
     input: str = opt(help="comma-separated files, folders or glob patterns")
     out: str = opt(help="pool folder to write (NNNNN.parquet, ingest_stats.json)", path=True)
     shards: int | None = opt(None, "output shards (default: one per input file)")
-    max_text_chars: int | None = opt(None, "drop alt-texts longer than this")
-    langid: bool = opt(True, "identify each alt-text's language")
-    url_column: str = opt("url", "tables: the image URL column")
-    caption_column: str = opt("caption", "tables: the caption column")
+    max_text_chars: int | None = opt(None, "drop alt-texts longer than this", lineage=True)
+    langid: bool = opt(True, "identify each alt-text's language", lineage=True)
+    url_column: str = opt("url", "tables: the image URL column", lineage=True)
+    caption_column: str = opt("caption", "tables: the caption column", lineage=True)
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         at_least(self.shards, 1, "shards")
@@ -245,8 +276,8 @@ class IngestConfig:
 @dataclass(kw_only=True)
 class ModelConfig:
     SECTION: ClassVar[str] = "model"
-    model: str = opt("tiny", "open_clip model name, or ours (tiny)")
-    pretrained: str | None = opt(None, "local checkpoint file (or an open_clip tag with hub access)")
+    model: str = opt("tiny", "open_clip model name, or ours (tiny)", lineage=True)
+    pretrained: str | None = opt(None, "local checkpoint file (or an open_clip tag with hub access)", lineage=True)
 
 
 @dataclass(kw_only=True)
@@ -259,10 +290,10 @@ class EmbedConfig:
     batch_size: int = opt(0, "samples per batch; 0: from the device (1024 on GPUs of 40 GiB and more, 512 from "
                              "16 GiB, else 256; 64 on the CPU)")
     decode: str = opt("auto", "image decoding: on the device (nvJPEG on a GPU), or PIL; auto: device on a GPU",
-                      choices=["auto", "tensor", "pil"])
+                      choices=["auto", "tensor", "pil"], lineage=True)
     decode_threads: int = opt(0, "threads that read, tokenise and (PIL) decode ahead of the model; 0: CPUs - 1, "
                                  "at most 8")
-    local: bool = opt(False, "run in this process instead of Spark tasks")
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         at_least(self.batch_size, 0, "batch_size")
@@ -272,13 +303,13 @@ class EmbedConfig:
 @dataclass(kw_only=True)
 class IndexConfig:
     SECTION: ClassVar[str] = "index"
-    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
+    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True, lineage=True)
     out: str = opt(help="index folder (image.index, keys.parquet, infos.json)", path=True)
-    kind: str = opt("img", "which embeddings to index", choices=["img", "text"])
+    kind: str = opt("img", "which embeddings to index", choices=["img", "text"], lineage=True)
     memory_mb: float = opt(4096.0, "memory budget of the index, in MB")
     exact_up_to: int = opt(100_000, "largest set indexed exactly (flat, in this process)")
-    seed: int = opt(0, "seed of the training sample")
-    local: bool = opt(False, "run the tasks in this process instead of Spark tasks")
+    seed: int = opt(0, "seed of the training sample", lineage=True)
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         finite_positive(self.memory_mb, "memory_mb")
@@ -308,14 +339,15 @@ class KnnConfig:
 @dataclass(kw_only=True)
 class DedupConfig:
     SECTION: ClassVar[str] = "dedup"
-    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True)
+    embeddings: str = opt(help="embeddings folder from `curate embed`", path=True, lineage=True)
     out: str = opt(help="keep list: a folder of Parquet parts (key, keep, reason, duplicate_of)", path=True)
-    threshold: float = opt(0.95, "cosine similarity of duplicates")
-    cluster_size: int = opt(1000, "mean samples per k-means cluster")
-    seed: int = opt(0, "seed of the k-means sample and initialisation")
+    threshold: float = opt(0.95, "cosine similarity of duplicates", lineage=True)
+    cluster_size: int = opt(1000, "mean samples per k-means cluster", lineage=True)
+    seed: int = opt(0, "seed of the k-means sample and initialisation", lineage=True)
     group_size: int = opt(200_000, "vectors per task of the within-cluster step (its memory)")
-    local: bool = opt(False, "run the tasks in this process instead of Spark tasks")
-    min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this")
+    min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this",
+                                       lineage=True)
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         require(isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1, "threshold", self.threshold,
@@ -338,6 +370,7 @@ class TrainConfig:
     syn_ratio: float = opt(0.0, "share of samples that train on their synthetic caption (<key>.syn.txt) instead "
                                 "of the alt-text, re-drawn every epoch with the hash coin (seed, key, epoch)")
     seed: int = opt(0, "seed of training and of the caption coin")
+    overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         require(isinstance(self.syn_ratio, (int, float)) and 0 <= self.syn_ratio <= 1, "syn_ratio", self.syn_ratio,
@@ -357,7 +390,7 @@ class QualityConfig:
     SECTION: ClassVar[str] = "quality"
     pool: str = opt(help="folder of pool shards (Parquet or JSONL), local or s3://", path=True)
     out: str = opt(help="folder for the scored pool shards (same names, Parquet, + a quality column)", path=True)
-    text_column: str = opt("text", "column holding the alt-text")
+    text_column: str = opt("text", "column holding the alt-text", lineage=True)
     quality_weights: str | None = opt(None, "quality weights: a <lang>.json file or folder from `curate quality "
                                             "fit` (default: the shipped ones)", path=True)
     overwrite: bool = opt(False, "discard earlier outputs")
@@ -390,18 +423,18 @@ class CaptionConfig:
     curated: str = opt(help="run folder (or its curated/ folder)", path=True)
     out: str = opt(help="captions folder: <shard>.parquet (key, text, caption, status) per curated shard",
                    path=True)
-    model: str = opt("coca-tiny", "open_clip CoCa model name (coca_ViT-B-32, ...), or ours (coca-tiny)")
+    model: str = opt("coca-tiny", "open_clip CoCa model name (coca_ViT-B-32, ...), or ours (coca-tiny)", lineage=True)
     pretrained: str | None = opt(None, "local checkpoint file (or an open_clip tag with hub access); none: random "
-                                       "weights drawn from --seed")
-    prompt: bool = opt(False, "start each caption from its alt-text (re-alignment, as Altogether); greedy decoding")
-    max_tokens: int = opt(30, "longest caption, in tokens")
+                                       "weights drawn from --seed", lineage=True)
+    prompt: bool = opt(False, "start each caption from its alt-text (re-alignment, as Altogether); greedy decoding",
+                       lineage=True)
+    max_tokens: int = opt(30, "longest caption, in tokens", lineage=True)
     batch_size: int = opt(32, "images per batch")
-    seed: int = opt(0, "seed of the random weights when there is no --pretrained")
-    text_column: str = opt("text", "column holding the alt-text")
+    seed: int = opt(0, "seed of the random weights when there is no --pretrained", lineage=True)
+    text_column: str = opt("text", "column holding the alt-text", lineage=True)
     allow_local_files: bool = opt(False, "read urls that are local paths or file:// (rows without image bytes)")
     timeout: float = opt(10.0, "hard deadline of one image request in seconds (rows without image bytes)")
     user_agent: str = opt(DEFAULT_USER_AGENT, "User-Agent of image requests (rows without image bytes)")
-    local: bool = opt(False, "run in this process instead of Spark tasks")
     overwrite: bool = opt(False, "discard earlier captions in --out")
 
     def __post_init__(self):
@@ -417,7 +450,7 @@ class CaptionsImportConfig:
 
     SECTION: ClassVar[str] = "import"
     input: str = opt(help="Parquet or JSONL file, or a folder of them, with key and caption columns",
-                     flag="--in", path=True)
+                     flag="--in", path=True, lineage=True)
     curated: str = opt(help="run folder (or its curated/ folder) whose rows the captions describe", path=True)
     out: str = opt(help="captions folder to write", path=True)
     key_column: str = opt("key", "the input's key column")

@@ -83,8 +83,8 @@ def plan_tars(shards: list[str], rows: list[int], samples_per_tar: int) -> list[
 
 
 # The shuffled order (``--shuffle-seed``) is a sort of every row by (coin(seed, key), key,
-# shard, row), run as a Spark sort; each tar's rows are written to ``_plan/<tar>.parquet``
-# by the tasks, so the driver holds no per-row state. The functions below are its pieces.
+# shard, row), run as a shuffle on the executor (``curation.export_run``); each tar's rows are
+# written to ``_plan/<tar>.parquet`` by the tasks. The functions below are its pieces.
 PLAN = "_plan"
 
 
@@ -137,12 +137,17 @@ class ExportStage(ShardStage):
     included. Rows whose key is in ``removed`` (a keep list's removals) are listed, not written."""
 
     name = "export"
+    phase = "export"
     rows_key = "given"
 
     def __init__(self, out_dir: str, params: dict, entries: list[str], opts: ExportOptions,
                  removed: frozenset = frozenset(), shards: list[str] | None = None):
         super().__init__(out_dir, params)
         self.entries, self.opts, self.removed, self.shards = entries, opts, removed, shards
+        self.tars: list[Shard] = []  # the plan (``plan_tars``, or a shuffle plan's tars)
+
+    def plan(self) -> list[Shard]:
+        return self.tars
 
     def process(self, shard: Shard) -> ShardOutput:
         rows = read_rows(shard.source, self.shards).to_pylist()

@@ -14,7 +14,7 @@ The choice is global and exact (image ids are compared as strings, never as hash
 3. the winning row numbers of each shard are written to ``_choice/<shard>.parquet``, which
    the balance stage reads (``chosen_rows``).
 
-A scheduler runs steps 1 and 2 as a shuffle of small Arrow tables (``jobs.runner``).
+An executor runs steps 1 and 2 as a shuffle of small Arrow tables (``curation.chain.choice``).
 """
 
 import numpy as np

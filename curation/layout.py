@@ -3,10 +3,11 @@
     <out>/matched/<shard>.parquet            matched rows (pool row + entry_ids)
     <out>/matched/_counts/<shard>.parquet    sparse per-shard entry counts
     <out>/matched/_rejected/<shard>.parquet  rejected rows with their reasons
-    <out>/matched/_low_quality/<shard>.parquet  rows under --min-quality (with their quality)
     <out>/matched/_done/<shard>.json         done marker: shard stats and parameters
     <out>/entry_counts.parquet|.json         pool-wide counts
-    <out>/<filter>/<shard>.parquet           rows a filter stage keeps (between match and balance)
+    <out>/_chain.json                        the row-stage folders of the run (match, filters)
+    <out>/<filter>/<shard>.parquet           rows a filter stage keeps (between match and count;
+                                             --min-quality's is min_quality/)
     <out>/<filter>/_dropped/<shard>.parquet  rows it drops, with their reason
     <out>/curated/<shard>.parquet            kept rows
     <out>/curated/_counts/<shard>.parquet    kept rows per entry
@@ -52,6 +53,3 @@ def done_url(stage_dir: str, name: str) -> str:
 def dropped_url(stage_dir: str, name: str) -> str:
     return join(stage_dir, "_dropped", f"{name}.parquet")
 
-
-def low_quality_url(stage_dir: str, name: str) -> str:
-    return join(stage_dir, "_low_quality", f"{name}.parquet")

@@ -78,7 +78,9 @@ def _samples(out: str) -> list[dict]:
 
 def _low_quality_examples(out: str, n: int = EXAMPLES) -> list[list]:
     """A few rows that ``--min-quality`` removed: text, lang and score, lowest score first."""
-    folder = join(out, layout.MATCHED, "_low_quality")
+    from curation.quality.min_quality import MinQualityFilter
+
+    folder = join(out, MinQualityFilter.folder, "_dropped")
     rows: list = []
     for url in list_files(folder, (".parquet",)) if exists(folder) else []:
         table = read_parquet(url)
@@ -167,7 +169,7 @@ def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict],
         parts += ["<h2>Alt-text quality</h2>", _img("quality.png", "quality score distribution by language")]
         if "low_quality_rows" in card:
             parts.append(f"<p>{card['low_quality_rows']:,} rows scored under --min-quality "
-                         f"{card['min_quality']:g} and were set aside before matching.</p>")
+                         f"{card['min_quality']:g} and were dropped after matching, before counting.</p>")
         if removed:
             parts += ["<h3>Examples of what the quality filter removed</h3>",
                       _table(["alt-text", "lang", "quality"], removed)]

@@ -55,8 +55,6 @@ def accounting_plot(card: dict) -> bytes:
     labels = ["matched", "unmatched", "rejected"]
     values = [card["matched_rows"], card["unmatched_rows"], card["rejected_rows"]]
     colors = ["#55a868", "#c44e52", "#8172b2"]
-    if "low_quality_rows" in card:
-        labels, values, colors = labels + ["low quality"], values + [card["low_quality_rows"]], colors + ["#937860"]
     a.bar(labels, values, color=colors)
     a.set_title("Pool rows")
     b.bar(["pool", "matched", "curated"], [card["pool_rows"], card["matched_rows"], card["curated_rows"]],

@@ -6,15 +6,14 @@ embed) is a ``ShardStage`` whose ``process`` turns one shard into output files a
     -> injected faults (drills) -> process -> write each output atomically
     -> write the done marker (stats, parameters, seconds) last
 
-An executor maps ``run_shard`` over a stage's shards: ``run_local`` in this process, or
-``jobs.spark.run_stage`` as Spark tasks. A stage folder holds ``_manifest.json`` (the
+An executor (``curation.core.executor``) maps ``run_shard`` over a stage's shards: the local
+process pool, or Spark tasks (``jobs.spark``). A stage folder holds ``_manifest.json`` (the
 stage's name and parameters, claimed by the first run) and ``_done/<shard>.json``.
 """
 
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,8 +86,11 @@ class ShardStage:
     name = ""
     folder = ""
     rows_key = "rows"
+    phase = ""  # where it runs in the chain (``curation.registry.PHASES``)
     has_counts = False  # process returns sparse entry counts, summed by the executor
     commits = True  # False: a read-only pass (no outputs, no done markers, never skipped)
+    local_workers: int | None = None  # most worker processes on one machine (a GPU stage: 1, in the driver)
+    stats_file = "_stats.json"  # the summary a stage command writes into its folder
 
     def __init__(self, out_dir: str, params: dict):
         self.out_dir = out_dir
@@ -99,6 +101,21 @@ class ShardStage:
 
     def process(self, shard: Shard) -> ShardOutput:
         raise NotImplementedError
+
+    def inputs(self) -> dict:
+        """The folders this stage reads, by name: its output folder may be none of them."""
+        return {}
+
+    def summary(self, run: "StageRun") -> dict:
+        """What a stage command prints and writes to ``stats_file``: shards, and each numeric
+        stat added up over the shards."""
+        total: dict = {"shards": len(run.results), "shards_done_now": sum(not r.skipped for r in run.results)}
+        for stats in run.stats:
+            for key, value in stats.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in ("seconds",):
+                    total[key] = total.get(key, 0) + value
+        total.pop("worker_peak_rss_mb", None)
+        return total
 
     def resumed(self, shard: Shard, stats: dict) -> ShardResult:
         """The result of a shard done in an earlier run (stages with counts read them back)."""
@@ -250,21 +267,3 @@ class StageRun:
 
     def rows(self, key: str) -> int:
         return sum(r.stats.get(key, 0) for r in self.results if not r.skipped)
-
-
-def run_local(stage: ShardStage, shards: list[Shard], on_result: Callable | None = None) -> StageRun:
-    """Run every shard of ``stage`` in this process, in order (no Spark needed)."""
-    from curation.counting import add_sparse
-
-    start = time.monotonic()
-    faults = Faults.from_env()
-    results, total = [], (np.zeros(stage.counts_size, np.int64) if stage.has_counts else None)
-    for shard in shards:
-        result = run_shard(stage, shard, faults)
-        if total is not None and result.counts is not None and len(result.counts[0]):
-            add_sparse(total, *result.counts)
-        if on_result:
-            on_result(result)
-        results.append(result)
-    raise_errors(results)
-    return StageRun(results, total, time.monotonic() - start)

@@ -18,7 +18,7 @@ from curation import layout
 from curation.balancing import keep_mask
 from curation.counting import counts_table, matches_histogram, sparse_counts
 from curation.errors import InputError
-from curation.io import list_files, read_parquet
+from curation.io import exists, list_files, read_json, read_parquet
 from curation.pool import POOL_SUFFIXES, read_pool_shard
 from curation.shards import Shard, ShardOutput, ShardResult, ShardStage, done_names
 
@@ -66,12 +66,11 @@ class MatchStage(RowStage):
     name = "match"
     folder = layout.MATCHED
     rows_key = "pool_rows"
+    phase = "match"
 
-    def __init__(self, out_dir: str, params: dict, entries: int, pool: str, metadata_url: str,
-                 quality_weights: dict | None = None):
+    def __init__(self, out_dir: str, params: dict, entries: int, pool: str, metadata_url: str):
         super().__init__(out_dir, params, entries)
         self.pool, self.metadata_url = pool, metadata_url
-        self.quality_weights = quality_weights  # with params["min_quality"]: drop low scores first
 
     def plan(self) -> list[Shard]:
         return plan_pool_shards(self.pool)
@@ -84,15 +83,10 @@ class MatchStage(RowStage):
                                  tuple(sorted((p.get("lang_map") or {}).items())))
         text_column = p["text_column"]
         pool = read_pool_shard(shard.source, text_column)
-        table, quality_files, quality_stats = pool.table, {}, {}
-        if p.get("min_quality") is not None:
-            from curation.quality.stage import split_low_quality
-
-            table, low, hist = split_low_quality(table, text_column, p["min_quality"], self.quality_weights,
-                                                 shard.source)
-            if low.num_rows:
-                quality_files[layout.low_quality_url(self.out_dir, shard.name)] = low
-            quality_stats = {"low_quality_rows": low.num_rows, "quality_histograms": hist}
+        table = pool.table
+        if "entry_ids" in table.column_names:
+            raise InputError(f"{shard.source}: the pool already has an entry_ids column (a matched shard?); "
+                             "give the pool, or rename the column")
         langs = table["lang"].combine_chunks().cast(pa.string()) if "lang" in table.column_names else None
         texts = table[text_column].combine_chunks()
         list_keys, unrouted = matcher.route_langs(None if langs is None else langs.to_pylist(), len(texts))
@@ -100,7 +94,7 @@ class MatchStage(RowStage):
         has_match = pc.greater(pc.list_value_length(entry_ids), 0)
         matched = table.append_column("entry_ids", entry_ids).filter(has_match)
         rejected = {layout.rejected_url(self.out_dir, shard.name): pool.rejected} if pool.rejected.num_rows else {}
-        files, counts = self.rows_output(shard.name, matched, **rejected, **quality_files)
+        files, counts = self.rows_output(shard.name, matched, **rejected)
         reasons = pool.rejected["reason"].value_counts().to_pylist() if pool.rejected.num_rows else []
         stats = {
             "source": shard.source,
@@ -108,7 +102,6 @@ class MatchStage(RowStage):
             "matched_rows": matched.num_rows,
             "unmatched_rows": table.num_rows - matched.num_rows,
             "rejected_rows": pool.rejected.num_rows,
-            **quality_stats,
             "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
             "matches": int(len(entry_ids.values)),
             "matches_per_text": matches_histogram(entry_ids),
@@ -132,13 +125,16 @@ class ChainedStage(RowStage):
 
 
 class FilterStage(ChainedStage):
-    """A row filter between match and balance. A subclass names itself (``name``, and
+    """A row filter between match and count. A subclass names itself (``name``, and
     ``folder`` defaults to it), may carry a ``Config`` dataclass (its fields become flags of
-    ``curate curate`` and a YAML section, and key its done markers), and implements
-    ``reasons(table) -> list[str | None]``: ``None`` keeps a row, a string drops it with
-    that reason. Dropped rows are written to ``_dropped/`` and counted, never lost."""
+    ``curate curate`` and a YAML section; those marked ``lineage=True`` key its done
+    markers), and implements ``reasons(table) -> list[str | None]``: ``None`` keeps a row,
+    a string drops it with that reason (or ``decide``, to change the kept rows too).
+    Dropped rows are written to ``_dropped/`` and counted, never lost. ``enabled(config)``
+    says whether a run includes it (default: always)."""
 
     rows_key = "input_rows"
+    phase = "filter"
     Config = None
 
     def __init_subclass__(cls, **kwargs):
@@ -149,12 +145,33 @@ class FilterStage(ChainedStage):
         super().__init__(out_dir, params, entries, input_dir)
         self.config = config
 
+    @classmethod
+    def enabled(cls, config) -> bool:
+        return True
+
+    @classmethod
+    def derived_lineage(cls, config) -> dict:
+        """Lineage that the config's values do not show (a digest of a file it names)."""
+        return {}
+
     def reasons(self, table: pa.Table) -> list:
         raise NotImplementedError
 
+    def decide(self, table: pa.Table, where: str) -> tuple[pa.Table, list, dict]:
+        """``(the rows, a reason or None for each, extra stats)``: ``reasons`` by default."""
+        return table, self.reasons(table), {}
+
+    def where(self, shard: Shard) -> str:
+        """The pool file a shard's rows came from (errors name it), as match recorded it."""
+        matched = getattr(self, "matched_dir", None)
+        marker = layout.done_url(matched, shard.name) if matched else None
+        if marker and exists(marker):
+            return f"{read_json(marker).get('source', shard.source)} (matched as {shard.source})"
+        return shard.source
+
     def process(self, shard: Shard) -> ShardOutput:
-        table = read_parquet(shard.source)
-        reasons = pa.array(self.reasons(table), pa.string())
+        table, reasons, extra_stats = self.decide(read_parquet(shard.source), self.where(shard))
+        reasons = pa.array(reasons, pa.string())
         keep = pc.is_null(reasons)
         dropped = table.filter(pc.invert(keep)).append_column("reason", reasons.filter(pc.invert(keep)))
         extra = {layout.dropped_url(self.out_dir, shard.name): dropped} if dropped.num_rows else {}
@@ -162,7 +179,7 @@ class FilterStage(ChainedStage):
         by_reason = Counter(r for r in reasons.to_pylist() if r is not None)
         stats = {"input_rows": table.num_rows, "output_rows": table.num_rows - dropped.num_rows,
                  "dropped_rows": dropped.num_rows, "dropped_reasons": {f"{self.name}:{r}": n for r, n in
-                                                                       sorted(by_reason.items())}}
+                                                                       sorted(by_reason.items())}, **extra_stats}
         return ShardOutput(files, stats, counts)
 
 
@@ -174,6 +191,7 @@ class BalanceStage(ChainedStage):
     name = "balance"
     folder = layout.CURATED
     rows_key = "matched_rows"
+    phase = "balance"
 
     def __init__(self, out_dir: str, params: dict, input_dir: str, p: np.ndarray, seed: int):
         super().__init__(out_dir, params, len(p), input_dir)

@@ -51,13 +51,13 @@ def _own_stage(out: str) -> str | None:
 
 def run_status(out: str, verify: bool = False) -> dict:
     """Status of every stage found in ``out``, in stage-table order, plus the run outputs."""
-    from curation.pipeline import STAGES
+    from curation.registry import REGISTRY
 
     if not is_dir(out):
         raise InputError(f"{out}: no such folder")
     own = _own_stage(out)
     status: dict = {"out": out}
-    for stage in STAGES:
+    for stage in REGISTRY.chain():
         if stage.folder and exists(join(out, stage.folder, MANIFEST)):
             status[stage.name] = stage_status(join(out, stage.folder), stage.rows_key, verify)
         elif own == stage.name:

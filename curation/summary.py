@@ -54,15 +54,6 @@ def sum_stats(shard_stats: list[dict]) -> dict:
             reasons[reason] = reasons.get(reason, 0) + n
         hist = add_histograms(hist, s["matches_per_text"])
     out = {**total, "rejected_reasons": reasons, "matches_per_text": hist}
-    if any("low_quality_rows" in s for s in shard_stats):
-        # --min-quality: pool_rows = matched + unmatched + low_quality + rejected.
-        from curation.quality.score import add_histograms_by_lang
-
-        out["low_quality_rows"] = sum(s.get("low_quality_rows", 0) for s in shard_stats)
-        quality: dict = {}
-        for s in shard_stats:
-            add_histograms_by_lang(quality, s.get("quality_histograms", {}))
-        out["quality_histograms"] = dict(sorted(quality.items()))
     return out
 
 
@@ -80,9 +71,9 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
                    balance_stats: list[dict] = ()) -> dict:
     """The data card: what went in, what came out, and how balancing changed the counts.
 
-    Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected`` (``+
-    low_quality`` with ``--min-quality``), and with
-    filter stages ``matched_rows = dropped_rows + balance_input_rows`` (drops by named reason)."""
+    Every pool row is accounted for: ``pool_rows = matched + unmatched + rejected``, and with
+    filter stages ``matched_rows = dropped_rows + balance_input_rows`` (drops by named reason;
+    ``--min-quality``'s are ``low_quality_rows``)."""
     entries, t = metadata.entries, threshold_vector(metadata, thresholds)
     stats = sum_stats(match_stats)
     total = counts.sum()
@@ -102,6 +93,7 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
     }
     if filter_stats:
         card.update(filter_rows(filter_stats, stats["matched_rows"]))
+        card.update(quality_rows(filter_stats, params))
     if params.get("unit") == "image":
         # Alt-texts (rows) and images at balancing: each curated row is one image.
         card["balance_input_images"] = sum(s.get("chosen_rows", 0) for s in balance_stats)
@@ -127,6 +119,22 @@ def filter_rows(filter_stats: dict, matched_rows: int) -> dict:
         reasons.update(stage_reasons)
     return {"filters": filters, "dropped_rows": dropped, "dropped_reasons": dict(sorted(reasons.items())),
             "balance_input_rows": matched_rows - dropped}
+
+
+def quality_rows(filter_stats: dict, params: dict) -> dict:
+    """``--min-quality``'s threshold, its dropped rows and the score histograms by language."""
+    from curation.quality.min_quality import MinQualityFilter
+    from curation.quality.score import add_histograms_by_lang
+
+    shard_stats = filter_stats.get(MinQualityFilter.name)
+    if shard_stats is None:
+        return {}
+    quality: dict = {}
+    for s in shard_stats:
+        add_histograms_by_lang(quality, s.get("quality_histograms", {}))
+    return {"min_quality": params[MinQualityFilter.name]["min_quality"],
+            "low_quality_rows": sum(s["dropped_rows"] for s in shard_stats),
+            "quality_histograms": dict(sorted(quality.items()))}
 
 
 def source_rows(sources, counts: np.ndarray, kept: np.ndarray) -> list[dict]:
@@ -190,11 +198,11 @@ def print_summary(card: dict, out: str, stream) -> None:
         f"  unmatched    {card['unmatched_rows']:>10,}",
         f"  rejected     {card['rejected_rows']:>10,}",
     ]
-    if "low_quality_rows" in card:
-        lines.append(f"  low quality  {card['low_quality_rows']:>10,}  (quality < {card['min_quality']:g})")
     if card.get("filters"):
         lines.append(f"  dropped      {card['dropped_rows']:>10,}  "
                      + ", ".join(f"{r} {n}" for r, n in card["dropped_reasons"].items()))
+    if "low_quality_rows" in card:
+        lines.append(f"    low quality {card['low_quality_rows']:>9,}  (quality < {card['min_quality']:g})")
     if "balance_input_images" in card:
         lines.append(f"  images      {card['balance_input_images']:>10,}  (one alt-text chosen per image)")
     lines += [

@@ -1,15 +1,20 @@
 """The ``curate`` command: one subcommand per stage, ``--help`` on each.
 
-Commands are a registry: each names its typed configs (``curation.config``) and the
-function that runs it. Flags, help texts, defaults and YAML sections are generated from the
-configs' fields, so each default is stated once. Values come from the defaults, then the
-``--config`` YAML file, then the flags given on the command line.
+Commands are a table: each names its typed configs (``curation.config``) and the function
+that runs it, ``fn(configs, executor)``; every registered stage that runs on its own gets a
+command too (``curation.registry``). Flags, help texts, defaults and YAML sections are
+generated from the configs' fields, so each default is stated once. Values come from the
+defaults, then the ``--config`` YAML file (top-level keys, then each config's own section),
+then the flags given on the command line. The executor (``--executor local|spark``) is built
+here and handed to the command.
 """
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import logging
+import os
 import sys
 import types
 from dataclasses import dataclass
@@ -19,7 +24,8 @@ from curation.errors import CurationError
 
 log = logging.getLogger("curate")
 S = argparse.SUPPRESS
-SPARK = (C.SparkConfig, C.StorageConfig)
+STORAGE = (C.StorageConfig,)
+EXEC = (C.ExecutorConfig, C.SparkConfig, C.StorageConfig)  # every stage command: where its tasks run
 
 
 @dataclass(frozen=True)
@@ -27,53 +33,62 @@ class Command:
     help: str
     configs: tuple
     run: str  # "module:function", imported when the command runs (so the CLI loads no Spark)
+    stage: str | None = None  # a registered stage run by ``curation.core.runner.stage_command``
+
+
+def _chain_configs() -> tuple:
+    """The configs of the registered filter stages (``curate curate`` and ``curate match``)."""
+    from curation.registry import REGISTRY
+
+    return tuple(s.Config for s in REGISTRY.filters() if s.Config is not None)
+
+
+def _match_configs() -> tuple:
+    return (*EXEC, C.MatchConfig, *_chain_configs())
 
 
 def _curate_configs() -> tuple:
-    """``curate curate``: match, count, balance, and the configs of the filter stages."""
-    from curation.pipeline import filter_stages
-
-    return (*SPARK, C.MatchConfig, C.CountConfig, C.BalanceConfig,
-            *(s.Config for s in filter_stages() if s.Config is not None))
+    return (*EXEC, C.MatchConfig, C.CountConfig, C.BalanceConfig, *_chain_configs())
 
 
 COMMANDS = {
     "match": Command("match every text against the metadata; write matched/ shards and per-shard counts",
-                     (*SPARK, C.MatchConfig), "jobs.runner:match_command"),
-    "count": Command("sum per-shard counts into entry_counts.parquet/.json", (*SPARK, C.CountConfig),
-                     "jobs.runner:count_command"),
+                     _match_configs, "curation.chain.run:match_command"),
+    "count": Command("sum per-shard counts into entry_counts.parquet/.json", (*EXEC, C.CountConfig),
+                     "curation.chain.run:count_command"),
     "balance": Command("keep texts with the balancing probability; write curated/ and datacard.json",
-                       (*SPARK, C.BalanceConfig), "jobs.runner:balance_command"),
+                       (*EXEC, C.BalanceConfig), "curation.chain.run:balance_command"),
     "curate": Command("match, (filter,) count and balance in one run, then the report", _curate_configs,
-                      "jobs.runner:curate_command"),
+                      "curation.chain.run:curate_command"),
     "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
                       "jobs.cli:report_command"),
     "status": Command("what is done and what is missing in a run folder, stage by stage",
                       (C.StorageConfig, C.StatusConfig), "jobs.cli:status_command"),
     "export": Command("write curated rows as WebDataset tars (+ sizes.json) for training",
-                      (*SPARK, C.ExportConfig), "jobs.export:export_command"),
+                      (*EXEC, C.ExportConfig), "curation.export_run:export_command"),
     "ingest": Command("CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
-                      (*SPARK, C.IngestConfig), "jobs.ingest:ingest_command"),
+                      (*EXEC, C.IngestConfig), "curation.ingest.run:ingest_command"),
     "embed": Command("open_clip image and text embeddings of exported tars (clip-retrieval layout)",
-                     (*SPARK, C.ModelConfig, C.EmbedConfig), "jobs.gpu:embed_command"),
-    "index": Command("FAISS index over the image (or text) embeddings", (*SPARK, C.IndexConfig),
-                     "jobs.gpu:index_command"),
-    "knn": Command("query an index by text, image file or key", (C.ModelConfig, C.KnnConfig), "jobs.gpu:knn_command"),
+                     (*EXEC, C.ModelConfig, C.EmbedConfig), "curation.gpu.run:embed_command"),
+    "index": Command("FAISS index over the image (or text) embeddings", (*EXEC, C.IndexConfig),
+                     "curation.gpu.run:index_command"),
+    "knn": Command("query an index by text, image file or key", (C.ModelConfig, C.KnnConfig),
+                   "curation.gpu.run:knn_command"),
     "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list",
-                     (*SPARK, C.DedupConfig), "jobs.gpu:dedup_command"),
+                     (*EXEC, C.DedupConfig), "curation.gpu.run:dedup_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
-                     (C.ModelConfig, C.TrainConfig), "jobs.gpu:train_command"),
+                     (C.ModelConfig, C.TrainConfig), "curation.gpu.run:train_command"),
     "quality": {
         "": Command("score every pool row's alt-text: the pool's shards with a quality column in [0, 1]",
-                    (*SPARK, C.QualityConfig), "jobs.quality:quality_command"),
+                    (*EXEC, C.QualityConfig), "curation.quality.run:quality_command"),
         "fit": Command("fit one language's filter weights against a reference language model",
-                       (C.QualityFitConfig,), "jobs.quality:fit_command"),
+                       (C.QualityFitConfig,), "curation.quality.run:fit_command"),
     },
     "caption": Command("write one synthetic caption per curated image with an open_clip CoCa model",
-                       (*SPARK, C.CaptionConfig), "jobs.caption:caption_command"),
+                       (*EXEC, C.CaptionConfig), "curation.gpu.caption_run:caption_command"),
     "captions": {
         "import": Command("take captions from another captioner (Parquet/JSONL with key and caption)",
-                          (*SPARK, C.CaptionsImportConfig), "jobs.caption:import_command"),
+                          (*EXEC, C.CaptionsImportConfig), "curation.gpu.caption_run:import_command"),
     },
     "metadata": {
         "build": Command("build a list from WordNet, n-gram counts, page views and extra lists",
@@ -84,10 +99,22 @@ COMMANDS = {
                         "jobs.metadata_cli:diff_command"),
         "import": Command("take an existing MetaCLIP metadata.json as is, with a manifest",
                           (C.MetadataImportConfig,), "jobs.metadata_cli:import_command"),
-        "ngrams": Command("Spark job: unigram/bigram counts of a corpus, page-view sums", (*SPARK, C.NgramsConfig),
-                          "jobs.metadata_cli:ngrams_command"),
+        "ngrams": Command("Spark job: unigram/bigram counts of a corpus, page-view sums",
+                          (C.SparkConfig, C.StorageConfig, C.NgramsConfig), "jobs.metadata_cli:ngrams_command"),
     },
 }
+
+
+def commands() -> dict:
+    """The built-in commands and one ``curate NAME`` per registered stage that runs on its own."""
+    from curation.registry import REGISTRY
+
+    found = dict(COMMANDS)
+    for cls in REGISTRY.commands():
+        if cls.name not in found:
+            doc = (cls.__doc__ or cls.name).strip().splitlines()[0]
+            found[cls.name] = Command(doc, (*EXEC, cls.Config), "curation.core.runner:stage_command", cls.name)
+    return found
 
 
 def configs_of(command: Command) -> tuple:
@@ -156,8 +183,9 @@ def _add_command(sub, name: str, command: Command) -> argparse.ArgumentParser:
     configs = configs_of(command)
     required = _required(configs)
     p.add_argument("--config", default=None,
-                   help="YAML file of this command's options (flat, or grouped in sections: "
-                        f"{', '.join(c.SECTION for c in configs)}); flags given here override it")
+                   help="YAML file of this command's options: top-level keys set every section that has "
+                        f"them, a section ({', '.join(c.SECTION for c in configs)}) sets its own; flags given "
+                        "here override it")
     for f in _fields(configs).values():
         _add_field(p, f, f.name in required)
     return p
@@ -166,7 +194,7 @@ def _add_command(sub, name: str, command: Command) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description="MetaCLIP curation of image/alt-text pools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, command in COMMANDS.items():
+    for name, command in commands().items():
         if isinstance(command, dict):
             own = command.get("")  # a group that is a command itself (`curate quality`) besides its tools
             if own is None:
@@ -182,72 +210,142 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_yaml_config(path: str, configs: tuple) -> dict:
-    """Flatten a run YAML: top-level keys are option names (``-`` or ``_``); the configs'
-    sections (``spark``, ``storage``, ``match``, ...) may group them."""
+def load_yaml_config(path: str, configs: tuple) -> tuple[dict, dict]:
+    """A run YAML as ``(top-level values, {section: values})``. A key that names a section
+    and holds a mapping is that section (its keys set that config only); any other key is
+    an option name (``-`` or ``_``) for every config that has it. Unknown keys and values
+    of the wrong type are errors naming the file, section and key."""
     import yaml
 
-    from curation.io import read_bytes
+    from curation.io import is_dir, read_bytes
 
+    if is_dir(path):
+        raise CurationError(f"--config {path}: a folder, not a YAML file")
     try:
         raw = yaml.safe_load(read_bytes(path)) or {}
     except yaml.YAMLError as exc:  # syntax errors, and tags like !!python that safe_load refuses
         raise CurationError(f"{path}: not a plain YAML file of option values ({exc})".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise CurationError(f"{path}: a run config is a YAML mapping of option names to values")
-    sections = {c.SECTION for c in configs}
-    flat: dict = {}
+    sections = {c.SECTION: c for c in configs}
+    fields = _fields(configs)
+    top: dict = {}
+    scoped: dict = {}
     for key, value in raw.items():
+        name = str(key).replace("-", "_")
         if key in sections and isinstance(value, dict):
-            flat.update({k.replace("-", "_"): v for k, v in value.items()})
+            own = {f.name: f for f in dataclasses.fields(sections[key])}
+            scoped[key] = {}
+            for sub_key, sub_value in value.items():
+                sub_name = str(sub_key).replace("-", "_")
+                if sub_name not in own:
+                    raise CurationError(f"{path}: section {key!r}: unknown option {sub_key!r} "
+                                        f"(options: {', '.join(sorted(own))})")
+                scoped[key][sub_name] = checked(sub_value, own[sub_name], f"{path}: section {key!r}: {sub_key}")
+        elif name in fields:
+            top[name] = checked(value, fields[name], f"{path}: {key}")
         else:
-            flat[key.replace("-", "_")] = value
-    unknown = sorted(set(flat) - set(_fields(configs)))
-    if unknown:
-        raise CurationError(f"{path}: unknown options {', '.join(unknown)}")
-    return flat
+            raise CurationError(f"{path}: unknown option {key!r} (sections: {', '.join(sections)})")
+    return top, scoped
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               dict: "a mapping", list: "a list of strings"}
+
+
+def checked(value, f, where: str):
+    """A YAML value checked against its field's type: booleans, integers, numbers and strings
+    are strict (``"false"`` is no boolean, ``1.7`` no integer); ``None`` where the field
+    allows it; a list may be written as one string."""
+    tp = _base_type(f.type)
+    optional = isinstance(f.type, types.UnionType) and type(None) in f.type.__args__
+    if value is None and (optional or _default(f) is C.REQUIRED):
+        return value
+    if tp is list and isinstance(value, str):
+        value = [value]
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          dict: lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool)) for x in v.values()),
+          list: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)}[tp](value)
+    if not ok:
+        raise CurationError(f"{where}: {value!r} is not {_TYPE_NAMES[tp]}")
+    return float(value) if tp is float else value
+
+
+def _value(f, value):
+    """A value as its config takes it: mappings of strings, paths made absolute."""
+    from jobs.common import absolute
+
+    if _base_type(f.type) is dict:
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (value or {}).items()}
+    if f.metadata.get("path") and isinstance(value, str):
+        return absolute(value)
+    return value
 
 
 def resolve(command_name: str, command: Command, args: argparse.Namespace) -> dict:
-    """The command's typed configs, by section: defaults, then YAML, then the flags."""
-    from jobs.common import absolute
-
+    """The command's typed configs, by section: defaults, then the YAML's top-level keys,
+    then its section of each config, then the flags (which set every config that has them)."""
     configs = configs_of(command)
     fields = _fields(configs)
     given = {k: v for k, v in vars(args).items() if k in fields}
     for name, value in list(given.items()):
         if _base_type(fields[name].type) is dict and isinstance(value, list):
             given[name] = dict(value)
-    values = {**(load_yaml_config(args.config, configs) if args.config else {}), **given}
-    required = _required(configs)
-    missing = [k for k in fields if k in required and values.get(k) in (None, "")]
-    if missing:
-        raise CurationError(f"curate {command_name}: missing {', '.join('--' + m.replace('_', '-') for m in missing)}"
-                            " (on the command line or in --config)")
+    top, scoped = load_yaml_config(args.config, configs) if args.config else ({}, {})
+    if "executor" not in given and "executor" not in top and not scoped.get("executor", {}).get("executor"):
+        default = os.environ.get("CURATE_EXECUTOR")
+        if default:
+            if default not in C.EXECUTORS:
+                raise CurationError(f"CURATE_EXECUTOR={default!r}: must be one of {', '.join(C.EXECUTORS)}")
+            top["executor"] = default
     out = {}
     for cls in configs:
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in values:
-                continue
-            value = values[f.name]
-            if _base_type(f.type) is dict:
-                value = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (value or {}).items()}
-            elif f.metadata.get("path") and isinstance(value, str):
-                value = absolute(value)
-            elif value is not None and _base_type(f.type) in (int, float) and not isinstance(value, bool):
-                try:
-                    value = _base_type(f.type)(value)
-                except (TypeError, ValueError):
-                    raise CurationError(f"--{f.name.replace('_', '-')} {value!r}: expected "
-                                        f"{_base_type(f.type).__name__}") from None
-            kwargs[f.name] = value
+        values = {**top, **scoped.get(cls.SECTION, {}), **given}
+        kwargs = {f.name: _value(f, values[f.name]) for f in dataclasses.fields(cls) if f.name in values}
+        missing = [f.name for f in dataclasses.fields(cls) if _default(f) is C.REQUIRED
+                   and kwargs.get(f.name) in (None, "")]
+        if missing:
+            raise CurationError(f"curate {command_name}: missing "
+                                f"{', '.join('--' + m.replace('_', '-') for m in missing)} "
+                                "(on the command line or in --config)")
         out[cls.SECTION] = cls(**kwargs)
+    check_executor(out)
     return out
 
 
+def check_executor(cfg: dict) -> None:
+    """Spark's settings are refused for the local executor, and the local one's for Spark."""
+    ex, spark = cfg.get("executor"), cfg.get("spark")
+    if ex is None:
+        return
+    if ex.executor == "local" and spark is not None and (spark.master is not None or spark.conf):
+        raise CurationError("--master and --conf are Spark settings: they do not apply to --executor local "
+                            "(give --executor spark, or leave them out)")
+    if ex.executor == "spark" and ex.workers is not None:
+        raise CurationError("--workers sets the local executor's processes: give --executor local, or set "
+                            "Spark's parallelism with --master local[N] or --conf")
+
+
+def make_executor(cfg: dict, app_name: str):
+    """The executor a command's configs name (``None`` for a command without one)."""
+    ex = cfg.get("executor")
+    if ex is None:
+        return None
+    storage = cfg["storage"].options() if "storage" in cfg else None
+    if ex.executor == "local":
+        from curation.core.executor import LocalExecutor
+
+        return LocalExecutor(ex.workers, storage)
+    from jobs.spark import spark_executor
+
+    return spark_executor(cfg["spark"], app_name, storage)
+
+
 def _command(args) -> tuple[str, Command]:
-    command = COMMANDS[args.command]
+    command = commands()[args.command]
     if isinstance(command, dict):
         sub = getattr(args, "subcommand", None)
         return (f"{args.command} {sub}", command[sub]) if sub else (args.command, command[""])
@@ -263,28 +361,43 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     name, command = _command(args)
     try:
-        configs = resolve(name, command, args)
-        module, function = command.run.split(":")
-        return getattr(importlib.import_module(module), function)(configs)
+        return run(name, command, resolve(name, command, args))
     except CurationError as exc:
         log.error("%s", exc)
         return 2
 
 
-def status_command(cfg: dict) -> int:
+def run(name: str, command: Command, cfg: dict) -> int:
+    """Every command, the same way: its storage options in scope, its executor built from its
+    configs (and closed after), then its function with both."""
+    from curation.io import using_storage
+
+    module, function = command.run.split(":")
+    fn = getattr(importlib.import_module(module), function)
+    if command.stage:
+        fn = functools.partial(fn, name=command.stage)
+    storage = cfg["storage"].options() if "storage" in cfg else None
+    with using_storage(storage):
+        executor = make_executor(cfg, f"curate {name}")
+        try:
+            return fn(cfg, executor)
+        finally:
+            if executor is not None:
+                executor.close()
+
+
+def status_command(cfg: dict, executor=None) -> int:
     import json
 
-    from curation.io import using_storage
     from curation.status import run_status
 
-    with using_storage(cfg["storage"].options()):
-        status = run_status(cfg["run"].out, cfg["run"].verify)
+    status = run_status(cfg["run"].out, cfg["run"].verify)
     sys.stdout.write(json.dumps(status, indent=2) + "\n")
     damaged = sum(s.get("damaged_count", 0) for s in status.values() if isinstance(s, dict))
     return 1 if damaged else 0
 
 
-def report_command(cfg: dict) -> int:
+def report_command(cfg: dict, executor=None) -> int:
     from curation.report import write_report
 
     sys.stdout.write(f"report         {write_report(cfg['run'].out)}\n")

@@ -18,7 +18,7 @@ def _print(value) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def build_command(cfg: dict) -> int:
+def build_command(cfg: dict, executor=None) -> int:
     args = cfg["build"]
     files = SourceFiles(wordnet=args.wordnet, wordnet_lemmas=args.wordnet_lemmas, unigrams=args.unigrams,
                         bigrams=args.bigrams, titles=args.titles, title_project=args.title_project, extra=args.extra)
@@ -31,7 +31,7 @@ def build_command(cfg: dict) -> int:
     return 0
 
 
-def stats_command(cfg: dict) -> int:
+def stats_command(cfg: dict, executor=None) -> int:
     args = cfg["stats"]
     metadata = load_metadata(args.file)
     out = {"file": args.file, "sha256": metadata.sha256, **list_stats(metadata.entries)}
@@ -43,7 +43,7 @@ def stats_command(cfg: dict) -> int:
     return 0
 
 
-def diff_command(cfg: dict) -> int:
+def diff_command(cfg: dict, executor=None) -> int:
     args = cfg["diff"]
     old, new = load_metadata(args.old).entries, load_metadata(args.new).entries
     diff = diff_lists(old, new)
@@ -58,7 +58,7 @@ def diff_command(cfg: dict) -> int:
     return 0
 
 
-def import_command(cfg: dict) -> int:
+def import_command(cfg: dict, executor=None) -> int:
     args = cfg["import"]
     data = read_bytes(args.file)
     entries = parse_metadata(data, args.file)  # validates: a list of strings
@@ -68,14 +68,13 @@ def import_command(cfg: dict) -> int:
     return 0
 
 
-def ngrams_command(cfg: dict) -> int:
-    from curation.io import using_storage
+def ngrams_command(cfg: dict, executor=None) -> int:
+    from curation.io import current_storage
     from jobs.ngrams import run_ngrams
-    from jobs.spark import spark_for
+    from jobs.spark import get_spark
 
-    args, storage = cfg["ngrams"], cfg["storage"].options()
-    with using_storage(storage):
-        spark = spark_for(cfg, "curate metadata ngrams")
-        _print(run_ngrams(spark, args.corpus, args.out, args.text_column, args.pageviews, args.project,
-                          args.partitions, storage))
+    args = cfg["ngrams"]
+    spark = get_spark(cfg["spark"].master, "curate metadata ngrams", cfg["spark"].conf)
+    _print(run_ngrams(spark, args.corpus, args.out, args.text_column, args.pageviews, args.project,
+                      args.partitions, current_storage()))
     return 0

@@ -1,6 +1,6 @@
 """SparkSession building, and the Spark executor of shard stages: one task per shard (a few
 shards per task for large stages), with the stage's sparse counts summed in a tree within
-the same job.
+the same job; shuffles are ``partitionBy`` steps.
 
 Spark only schedules: each task receives a shard, not data, and does its own IO through
 fsspec (``curation.shards.run_shard``), so the JVM stays off the data path.
@@ -16,12 +16,12 @@ from functools import partial
 
 import numpy as np
 
+from curation.core.executor import Executor, Step, in_storage, log_stage, run_step, stage_task, without_counts
+from curation.core.progress import Progress
 from curation.counting import add_sparse
 from curation.errors import CurationError
 from curation.faults import Faults
-from curation.io import using_storage
-from curation.shards import ShardResult, ShardStage, StageRun, raise_errors, run_shard
-from jobs.progress import PairAccumulator, Progress
+from curation.shards import ShardResult, StageRun, raise_errors
 
 log = logging.getLogger(__name__)
 MAX_SHARDS_PER_TASK = 64
@@ -56,10 +56,9 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
     return spark
 
 
-def spark_for(cfg: dict, app_name: str):
-    """The SparkSession of a command, from its ``spark`` config section."""
-    spark_cfg = cfg["spark"]
-    return get_spark(spark_cfg.master, app_name, spark_cfg.conf)
+def spark_executor(spark_cfg, app_name: str, storage=None) -> "SparkExecutor":
+    """The Spark executor of a command, from its ``spark`` config section."""
+    return SparkExecutor(get_spark(spark_cfg.master, app_name, spark_cfg.conf), storage)
 
 
 def _under_spark_submit() -> bool:
@@ -69,17 +68,17 @@ def _under_spark_submit() -> bool:
 
 
 @contextmanager
-def _stage_job(sc, description: str, total: int, storage, rows_key: str | None):
-    """A job group named after the stage (shown in the Spark UI), progress logging, and
-    the wrapper every task runs: storage options scoped around ``fn``, faults shipped."""
+def _stage_job(sc, description: str, total: int, rows_key: str | None):
+    """A job group named after the stage (shown in the Spark UI) and progress logging; yields
+    the accumulator that tasks add their (rows, shards) to (``None`` without rows)."""
     group = f"curate-{description}-{uuid.uuid4().hex[:8]}"
     sc.setJobGroup(group, f"{description} ({total} shards)")
     rows_acc = sc.accumulator((0, 0), PairAccumulator()) if rows_key else None
-    progress = Progress(description, total, rows_acc) if rows_key else None
+    progress = Progress(description, total, lambda: rows_acc.value) if rows_key else None
     if progress:
         progress.start()
     try:
-        yield partial(_task, storage, rows_acc, rows_key)
+        yield rows_acc
     finally:
         if progress:
             progress.stop()
@@ -87,23 +86,24 @@ def _stage_job(sc, description: str, total: int, storage, rows_key: str | None):
         sc.setJobDescription(None)
 
 
-def _task(storage, rows_acc, rows_key, fn, item):
-    """What runs in the executor: ``fn(item)`` with the driver's storage options."""
-    with using_storage(storage):
-        result = fn(item)
+class PairAccumulator:
+    """Adds ``(rows, shards)`` pairs (Spark's AccumulatorParam protocol: ``zero`` and
+    ``addInPlace``; no import of pyspark needed to define it)."""
+
+    def zero(self, value):
+        return (0, 0)
+
+    def addInPlace(self, a, b):
+        return (a[0] + b[0], a[1] + b[1])
+
+
+def _counted(storage, rows_acc, rows_key, fn, item):
+    """A stage task in the executor: ``fn(item)`` with the driver's storage options, its rows
+    added to the progress accumulator."""
+    result = in_storage(storage, fn, item)
     if rows_acc is not None and isinstance(result, ShardResult):
         rows_acc.add((0 if result.skipped else result.stats.get(rows_key, 0), 1))
     return result
-
-
-def map_shards(spark, fn: Callable, items: list, description: str, storage=None) -> list:
-    """Run ``fn(item)`` as one Spark task per item and return the results in order (plain
-    per-file work outside a stage: row counts, shuffle coins)."""
-    if not items:
-        return []
-    sc = spark.sparkContext
-    with _stage_job(sc, description, len(items), storage, None) as task:
-        return sc.parallelize(items, len(items)).map(partial(task, fn)).collect()
 
 
 def _partition(task, size, items):
@@ -114,7 +114,7 @@ def _partition(task, size, items):
         result = task(item)
         if size is not None and result.counts is not None and len(result.counts[0]):
             acc = add_sparse(np.zeros(size, dtype=np.int64) if acc is None else acc, *result.counts)
-        results.append((index, ShardResult(result.stats, None, result.skipped, result.error, result.lineage_error)))
+        results.append((index, without_counts(result)))
     yield results, acc
 
 
@@ -125,39 +125,62 @@ def _combine(a, b):
     return results, np.add(a[1], b[1], out=a[1])
 
 
-def run_stage(spark, stage: ShardStage, shards: list, storage=None, description: str | None = None) -> StageRun:
-    """Run every shard of ``stage`` as Spark tasks; return the results in plan order and,
-    for stages with counts, their sum, added up in a tree within the same job.
+class SparkExecutor(Executor):
+    """Shard tasks as Spark tasks (``curation.core.executor`` has the interface). A few
+    tasks per core, each running several shards in turn: fewer tasks cost less scheduling,
+    and resume stays per shard (done markers). Each partition adds its shards' counts into
+    one dense vector and the vectors meet in a ``treeReduce``, so the driver receives a
+    handful of vectors whatever the shard count."""
 
-    A few tasks per core, each running several shards in turn: fewer tasks cost less
-    scheduling, and resume stays per shard (done markers). Each partition adds its shards'
-    counts into one dense vector and the vectors meet in a ``treeReduce``, so the driver
-    receives a handful of vectors whatever the shard count. Input errors of any shard are
-    raised here, once, naming their files."""
-    import time
+    name = "spark"
 
-    size = stage.counts_size if stage.has_counts else None
-    if not shards:
-        return StageRun([], np.zeros(size, np.int64) if size is not None else None)
-    sc = spark.sparkContext
-    start = time.monotonic()
-    fn = partial(run_shard, stage, faults=Faults.from_env())
-    with _stage_job(sc, description or stage.name, len(shards), storage, stage.rows_key) as task:
-        partitions = min(len(shards), max(4 * sc.defaultParallelism, -(-len(shards) // MAX_SHARDS_PER_TASK)))
-        rdd = sc.parallelize(list(enumerate(shards)), partitions)
-        results, total = rdd.mapPartitions(partial(_partition, partial(task, fn), size)).treeReduce(
-            _combine, depth=1 if partitions <= 16 else 2)
-    ordered = [result for _, result in sorted(results, key=lambda pair: pair[0])]
-    if size is not None and total is None:
-        total = np.zeros(size, dtype=np.int64)
-    run = StageRun(raise_errors(ordered), total, time.monotonic() - start)
-    _log_stage(stage.name, run, stage.rows_key)
-    return run
+    def __init__(self, spark, storage=None):
+        super().__init__(storage)
+        self.spark = spark
+        self.sc = spark.sparkContext
 
+    @property
+    def parallelism(self) -> int:
+        return self.sc.defaultParallelism
 
-def _log_stage(name: str, run: StageRun, rows_key: str) -> None:
-    done = sum(1 for r in run.results if not r.skipped)
-    rows = run.rows(rows_key)
-    logging.getLogger("curate").info(
-        "%s: %d shards (%d done now, %d already done), %d rows in %.1f s (%.0f rows/s)", name, len(run.results),
-        done, len(run.results) - done, rows, run.seconds, rows / max(run.seconds, 1e-9))
+    def map(self, fn: Callable, items: list, description: str = "") -> list:
+        if not items:
+            return []
+        with _stage_job(self.sc, description, len(items), None):
+            return self.sc.parallelize(items, len(items)).map(partial(in_storage, self.storage, fn)).collect()
+
+    def run_stage(self, stage, shards: list, description: str | None = None) -> StageRun:
+        import time
+
+        size = stage.counts_size if stage.has_counts else None
+        if not shards:
+            return StageRun([], np.zeros(size, np.int64) if size is not None else None)
+        start = time.monotonic()
+        fn = partial(stage_task, stage, Faults.from_env())
+        with _stage_job(self.sc, description or stage.name, len(shards), stage.rows_key) as rows_acc:
+            task = partial(_counted, self.storage, rows_acc, stage.rows_key, fn)
+            partitions = min(len(shards), max(4 * self.parallelism, -(-len(shards) // MAX_SHARDS_PER_TASK)))
+            rdd = self.sc.parallelize(list(enumerate(shards)), partitions)
+            results, total = rdd.mapPartitions(partial(_partition, task, size)).treeReduce(
+                _combine, depth=1 if partitions <= 16 else 2)
+        ordered = [result for _, result in sorted(results, key=lambda pair: pair[0])]
+        if size is not None and total is None:
+            total = np.zeros(size, dtype=np.int64)
+        run = StageRun(raise_errors(ordered), total, time.monotonic() - start)
+        log_stage(stage.name, run, stage.rows_key, self.name)
+        return run
+
+    def shuffle(self, items: list, emit: Callable, steps: list[Step], description: str = "",
+                map_tasks: int | None = None) -> list:
+        if not items:
+            return []
+        self.sc.setJobDescription(description)
+        try:
+            rdd = self.sc.parallelize(items, max(1, map_tasks or len(items))).flatMap(
+                partial(in_storage, self.storage, emit))
+            for step in steps:
+                rdd = rdd.partitionBy(step.partitions, step.partition_of).mapPartitionsWithIndex(
+                    partial(run_step, self.storage, step.fn))
+            return rdd.collect()
+        finally:
+            self.sc.setJobDescription(None)

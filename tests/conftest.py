@@ -14,6 +14,18 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 # removed when the suite ends (each run used to leave ~20 MB in the temp folder).
 os.environ["CURATION_CACHE"] = tempfile.mkdtemp(prefix="curation-test-cache-")
 atexit.register(shutil.rmtree, os.environ["CURATION_CACHE"], ignore_errors=True)
+# Commands run on the local executor unless a test names Spark (--executor spark, or the
+# spark_executor fixture): library tests need no JVM.
+os.environ["CURATE_EXECUTOR"] = "local"
+
+
+@pytest.fixture(scope="session")
+def executor():
+    """The local executor of the whole suite: two worker processes, started once."""
+    from curation.core.executor import LocalExecutor
+
+    with LocalExecutor(workers=2) as local:
+        yield local
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +39,13 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_executor(spark):
+    from jobs.spark import SparkExecutor
+
+    return SparkExecutor(spark)
 
 
 @pytest.fixture(scope="session")

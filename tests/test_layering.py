@@ -54,7 +54,7 @@ def run_without_spark(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def run_folder(spark, tmp_path_factory):
+def run_folder(executor, tmp_path_factory):
     from jobs import cli
 
     tmp = tmp_path_factory.mktemp("nospark")
@@ -77,7 +77,7 @@ def test_commands_without_spark_run_where_pyspark_is_absent(run_folder):
     assert report.returncode == 0, report.stderr
     assert (run_folder / "out" / "report.html").exists()
     # A Spark command says what is missing instead of a traceback deep inside.
-    match = run_without_spark("match", "--pool", "p", "--metadata", "m", "--out", "o")
+    match = run_without_spark("match", "--pool", "p", "--metadata", "m", "--out", "o", "--executor", "spark")
     assert match.returncode == 2 and "pyspark is not installed" in match.stderr and "Traceback" not in match.stderr
 
 

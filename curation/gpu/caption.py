@@ -57,6 +57,8 @@ class CaptionStage(ShardStage):
     """Caption one curated shard; see the module docstring."""
 
     name = "caption"
+    local_workers = 1  # the model owns the device: one process on one machine
+    phase = "after-balance"
     rows_key = "rows"
 
     def __init__(self, out_dir: str, params: dict, curated: str, fetch=None, batch_size: int = 32):
@@ -201,6 +203,7 @@ class CaptionsImportStage(ShardStage):
     task keeps the captions of its shard's keys from the normalised import file."""
 
     name = "captions-import"
+    phase = "after-balance"
     rows_key = "rows"
 
     def __init__(self, out_dir: str, params: dict, curated: str, imported_url: str):

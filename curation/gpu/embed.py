@@ -30,6 +30,8 @@ class EmbedStage(ShardStage):
     batch size is not a parameter (it does not change the vectors beyond rounding)."""
 
     name = "embed"
+    local_workers = 1  # the model owns the device: one process on one machine
+    phase = "after-export"
     rows_key = "samples"
 
     def __init__(self, out_dir: str, params: dict, shards_dir: str, batch_size: int = 0, decode_threads: int = 0):

@@ -163,6 +163,7 @@ class IndexPartStage(ShardStage):
     vector's position in part order), saved as ``_parts/<part>.index``."""
 
     name = "index"
+    phase = "after-export"
     folder = PARTS
     rows_key = "vectors"
 

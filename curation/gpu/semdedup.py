@@ -122,6 +122,7 @@ class AssignStage(ShardStage):
     """One embeddings part: each vector's cluster, rows written per group of clusters."""
 
     name = "dedup-assign"
+    phase = "after-export"
     folder = ASSIGN
     rows_key = "vectors"
 
@@ -154,6 +155,7 @@ class GroupStage(ShardStage):
     """One group of clusters: the exact within-cluster rule, its part of the keep list."""
 
     name = "dedup"
+    phase = "after-export"
     rows_key = "samples"
 
     def __init__(self, out_dir: str, params: dict, groups: int):

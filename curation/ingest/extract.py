@@ -187,6 +187,7 @@ class IngestStage(ShardStage):
     """One input file (WARC/WAT or url+caption table) to ``_parsed/<shard>.parquet``."""
 
     name = "ingest"
+    phase = "ingest"
     folder = PARSED
     rows_key = "kept"
 

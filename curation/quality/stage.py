@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from curation.errors import InputError
 from curation.io import join, list_files
 from curation.pool import POOL_SUFFIXES, REJECTED_SCHEMA, read_pool_shard
-from curation.quality.score import QualityScorer, histograms_by_lang
+from curation.quality.score import QualityScorer, add_histograms_by_lang, histograms_by_lang
 from curation.shards import Shard, ShardOutput, ShardStage
 
 QUALITY = "quality"
@@ -43,11 +43,31 @@ class QualityStage(ShardStage):
     """Score one pool shard; see the module docstring."""
 
     name = "quality"
+    phase = "score"
     rows_key = "pool_rows"
+    stats_file = "_quality_stats.json"  # "_": not a pool shard
 
     def __init__(self, out_dir: str, params: dict, pool: str, weights: dict):
         super().__init__(out_dir, params)
         self.pool, self.weights = pool, weights
+
+    def inputs(self) -> dict:
+        return {"pool": self.pool}
+
+    def summary(self, run) -> dict:
+        stats = run.stats
+        histograms: dict = {}
+        for s in stats:
+            add_histograms_by_lang(histograms, s["histograms"])
+        scored = sum(s["scored_rows"] for s in stats)
+        reasons: dict = {}
+        for s in stats:
+            for reason, n in s["rejected_reasons"].items():
+                reasons[reason] = reasons.get(reason, 0) + n
+        return {"shards": len(stats), "pool_rows": sum(s["pool_rows"] for s in stats), "scored_rows": scored,
+                "rejected_rows": sum(s["rejected_rows"] for s in stats), "rejected_reasons": reasons,
+                "mean_quality": round(sum(s["quality_sum"] for s in stats) / scored, 6) if scored else None,
+                "histograms": histograms}
 
     def plan(self) -> list[Shard]:
         files = list_files(self.pool, POOL_SUFFIXES)
@@ -97,11 +117,11 @@ def quality_values(table: pa.Table, where: str) -> np.ndarray:
     return column.combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def split_low_quality(table: pa.Table, text_column: str, min_quality: float, weights: dict,
-                      where: str = "pool shard") -> tuple[pa.Table, pa.Table, dict]:
-    """``(rows scoring at least min_quality, the others, histograms by lang)``, both with a
-    ``quality`` column: the table's own where it has one (its nulls scored here), else
-    scored here. A null text scores as an empty one."""
+def scored_quality(table: pa.Table, text_column: str, weights: dict,
+                   where: str = "pool shard") -> tuple[pa.Table, np.ndarray, dict]:
+    """``(the table with a quality column, the scores, histograms by lang)``: the table's own
+    ``quality`` where it has one (its nulls scored here), else scored here. A null text
+    scores as an empty one."""
     scorer = QualityScorer(weights)
     langs = table["lang"].to_pylist() if "lang" in table.column_names else None
     if QUALITY in table.column_names:
@@ -113,7 +133,6 @@ def split_low_quality(table: pa.Table, text_column: str, min_quality: float, wei
         scores = given
         table = table.drop_columns([QUALITY])
     else:
-        scores = scorer.score_many(table[text_column].to_pylist(), langs)
+        scores = np.asarray(scorer.score_many(table[text_column].to_pylist(), langs), np.float64)
     table = table.append_column(QUALITY, pa.array(scores, pa.float64()))
-    keep = pa.array(scores >= min_quality)
-    return table.filter(keep), table.filter(pc.invert(keep)), histograms_by_lang(scores, langs)
+    return table, scores, histograms_by_lang(scores, langs)

@@ -200,8 +200,9 @@ rows = st.lists(st.dictionaries(st.sampled_from(["key", "url", "text", "lang", "
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=rows, broken=st.sampled_from(["", "{not json", "[1, 2]", "\ufeff{}"]))
 def test_hostile_pools_are_accounted_for(tmp_path, rows, broken):
-    from curation.shards import run_local
-    from curation.stages import MatchStage
+    from curation.chain.run import match_stage
+    from curation.config import MatchConfig
+    from curation.core.executor import LocalExecutor
 
     lines = [json.dumps(r) for r in rows] + ([broken] if broken else [])
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -209,14 +210,12 @@ def test_hostile_pools_are_accounted_for(tmp_path, rows, broken):
     jsonl(folder / "pool" / "p.jsonl", lines)
     meta = folder / "m.json"
     meta.write_text('["cat", "dog", "a"]')
-    from curation.lineage import match_params
     from curation.metadata_io import load_metadata
 
-    metadata = load_metadata(str(meta))
-    stage = MatchStage(str(folder / "out"), match_params(metadata.sha256, "metaclip-v2", "text"), 3,
-                       str(folder / "pool"), str(meta))
+    cfg = MatchConfig(pool=str(folder / "pool"), metadata=str(meta), out=str(folder / "out"))
+    stage = match_stage(cfg, load_metadata(str(meta)))
     try:
-        result = run_local(stage, stage.plan())
+        result = LocalExecutor(workers=1).run_stage(stage, stage.plan())
     except InputError as exc:
         assert str(folder) in str(exc)  # a clear error naming the file
         return

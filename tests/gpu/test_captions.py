@@ -22,7 +22,7 @@ def junk(i: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def captioned(spark, tmp_path_factory):
+def captioned(executor, tmp_path_factory):
     """48 colour squares: each with a descriptive alt-text, a third also with a junk one
     (same key); curated with --min-quality, captioned with coca-tiny, exported with captions."""
     root = tmp_path_factory.mktemp("captions")
@@ -61,7 +61,7 @@ def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captio
     assert len(caps) == 48 and {r["status"] for r in caps} == {"ok"} and all(r["caption"] for r in caps)
     assert all(r["text"].startswith("a photo of") for r in caps)
     assert cli.main(["caption", "--curated", str(captioned / "run"), "--out", str(tmp_path / "again"),
-                     "--batch-size", "7", "--max-tokens", "12", "--local"]) == 0
+                     "--batch-size", "7", "--max-tokens", "12"]) == 0
     again = pq.read_table(tmp_path / "again").to_pylist()
     assert [(r["key"], r["caption"]) for r in again] == [(r["key"], r["caption"]) for r in caps]
     card = json.loads((captioned / "run" / "datacard.json").read_text())
@@ -76,7 +76,7 @@ def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captio
 
 def test_prompted_captions_continue_the_alt_text(captioned, tmp_path):
     assert cli.main(["caption", "--curated", str(captioned / "run"), "--out", str(tmp_path / "prompted"),
-                     "--prompt", "--max-tokens", "14", "--local"]) == 0
+                     "--prompt", "--max-tokens", "14"]) == 0
     caps = pq.read_table(tmp_path / "prompted").to_pylist()
     assert len(caps) == 48 and sum(1 for r in caps if r["caption"]) >= 40
     assert not any(r["caption"] and r["caption"].startswith("a photo of") for r in caps)
@@ -119,7 +119,7 @@ def test_bad_caption_inputs_are_clear_errors(captioned, tmp_path, caplog):
     assert cli.main(["captions", "import", "--in", str(tmp_path / "caps.parquet"), "--curated",
                      str(captioned / "run"), "--out", str(tmp_path / "imported")]) == 2
     assert "caps.parquet: column 'caption' is struct<x: int64>, not text" in caplog.text
-    base = ["caption", "--curated", str(captioned / "run"), "--local"]
+    base = ["caption", "--curated", str(captioned / "run")]
     assert cli.main([*base, "--out", str(tmp_path / "a"), "--model", "no-such-model"]) == 2
     assert "--model 'no-such-model': not an open_clip model" in caplog.text
     assert cli.main([*base, "--out", str(tmp_path / "b"), "--pretrained", str(tmp_path / "none.pt")]) == 2
@@ -154,7 +154,7 @@ def test_training_with_a_caption_mix_runs(captioned):
     assert used["no_caption"] == 0 and 0.3 < used["caption"] / (used["caption"] + used["alt_text"]) < 0.7
 
 
-def test_caption_fetches_images_by_url_and_records_why_one_has_none(spark, tmp_path):
+def test_caption_fetches_images_by_url_and_records_why_one_has_none(executor, tmp_path):
     """Rows without image bytes: the image comes through the export's fetcher (local files
     here, allowed by flag); a missing file, an unreadable one and a refusal are statuses."""
     from tests.gpu.test_gpu_stages import square
@@ -172,7 +172,7 @@ def test_caption_fetches_images_by_url_and_records_why_one_has_none(spark, tmp_p
     write_metadata(tmp_path / "meta.json", ["square"])
     assert cli.main(["curate", "--pool", str(tmp_path / "pool"), "--metadata", str(tmp_path / "meta.json"), "--out",
                      str(tmp_path / "run"), "--t", "100"]) == 0
-    base = ["caption", "--curated", str(tmp_path / "run"), "--max-tokens", "10", "--local"]
+    base = ["caption", "--curated", str(tmp_path / "run"), "--max-tokens", "10"]
     assert cli.main([*base, "--out", str(tmp_path / "caps"), "--allow-local-files"]) == 0
     status = {r["key"]: (r["status"], r["caption"]) for r in pq.read_table(tmp_path / "caps").to_pylist()}
     assert status["gone"] == ("failed_to_download", None) and status["broken"] == ("decode_error", None)

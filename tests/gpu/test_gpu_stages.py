@@ -28,7 +28,7 @@ def square(rgb, seed) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def exported(spark, tmp_path_factory):
+def exported(executor, tmp_path_factory):
     """96 colour squares with captions, curated and exported as 3 tars, plus one planted
     duplicate (same image bytes and caption under another key)."""
     root = tmp_path_factory.mktemp("gpu")
@@ -123,7 +123,7 @@ def test_training_separates_pairs_checkpoints_and_resumes(exported):
     assert cli.main([*train, "--epochs", "15"]) == 0
     checkpoints = out / "run" / "checkpoints"
     assert (checkpoints / "epoch_15.pt").exists() and (checkpoints / "epoch_latest.pt").exists()
-    emb = embed(exported, "emb-trained", "--pretrained", str(checkpoints / "epoch_latest.pt"), "--local")
+    emb = embed(exported, "emb-trained", "--pretrained", str(checkpoints / "epoch_latest.pt"))
     img = np.concatenate([np.load(emb / "img_emb" / f"img_emb_{i}.npy") for i in range(3)]).astype(np.float32)
     txt = np.concatenate([np.load(emb / "text_emb" / f"text_emb_{i}.npy") for i in range(3)]).astype(np.float32)
     matched = (img * txt).sum(1).mean()
@@ -137,8 +137,8 @@ def test_training_separates_pairs_checkpoints_and_resumes(exported):
 def test_tensor_decode_path_matches_the_pil_transform(exported):
     """The device decode path (nvJPEG on a GPU; decode_image here) gives the same embeddings
     as open_clip's PIL transform, up to resampling differences."""
-    pil = embed(exported, "emb-pil", "--decode", "pil", "--local")
-    tensor = embed(exported, "emb-tensor", "--decode", "tensor", "--local")
+    pil = embed(exported, "emb-pil", "--decode", "pil")
+    tensor = embed(exported, "emb-tensor", "--decode", "tensor")
     for i in range(3):
         a = np.load(pil / "img_emb" / f"img_emb_{i}.npy").astype(np.float32)
         b = np.load(tensor / "img_emb" / f"img_emb_{i}.npy").astype(np.float32)

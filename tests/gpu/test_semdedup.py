@@ -48,7 +48,7 @@ def reference(vectors, keys, threshold, labels=None):
             for r in keep_reasons(keys, dup, None, None).to_pylist()}
 
 
-def test_one_cluster_equals_the_single_process_rule(spark, tmp_path):
+def test_one_cluster_equals_the_single_process_rule(executor, tmp_path):
     vectors, keys, copies, per_part = write_embeddings(tmp_path / "emb")
     assert cli.main(["dedup", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "keep"),
                      "--threshold", "0.999", "--cluster-size", "100000"]) == 0
@@ -64,7 +64,7 @@ def test_several_clusters_equal_the_rule_with_the_same_centroids(tmp_path, group
     vectors, keys, _, _ = write_embeddings(tmp_path / "emb", seed=1)
     out = tmp_path / "keep"
     assert cli.main(["dedup", "--embeddings", str(tmp_path / "emb"), "--out", str(out), "--threshold", "0.995",
-                     "--cluster-size", "100", "--group-size", str(900 // groups), "--local"]) == 0
+                     "--cluster-size", "100", "--group-size", str(900 // groups)]) == 0
     centroids = np.load(out / "_assign" / "centroids.npy")
     assert len(centroids) == 9 and len(list(out.glob("part-*.parquet"))) == groups
     assert keep_table(out) == reference(vectors, keys, 0.995, labels=nearest(centroids, vectors))
@@ -73,7 +73,7 @@ def test_several_clusters_equal_the_rule_with_the_same_centroids(tmp_path, group
 def test_resume_gives_the_same_keep_list(tmp_path):
     write_embeddings(tmp_path / "emb", seed=2)
     args = ["dedup", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "keep"), "--threshold", "0.99",
-            "--cluster-size", "100", "--group-size", "300", "--local"]
+            "--cluster-size", "100", "--group-size", "300"]
     assert cli.main(args) == 0
     first = keep_table(tmp_path / "keep")
     (tmp_path / "keep" / "_done" / "00001.json").unlink()
@@ -85,7 +85,7 @@ def test_resume_gives_the_same_keep_list(tmp_path):
     assert cli.main(other) == 2  # another threshold into the same folder is refused
 
 
-def test_index_built_per_part_and_merged_on_disk(spark, tmp_path, capsys):
+def test_index_built_per_part_and_merged_on_disk(executor, tmp_path, capsys):
     import faiss
 
     from curation.gpu import index as faiss_index
@@ -122,13 +122,13 @@ def test_status_shows_the_stages_and_index_resume_is_identical(tmp_path, capsys)
 
     vectors, keys, _, _ = write_embeddings(tmp_path / "emb", seed=4)
     assert cli.main(["dedup", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "keep"),
-                     "--threshold", "0.99", "--cluster-size", "100", "--group-size", "300", "--local"]) == 0
+                     "--threshold", "0.99", "--cluster-size", "100", "--group-size", "300"]) == 0
     capsys.readouterr()
     assert cli.main(["status", "--out", str(tmp_path / "keep")]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["dedup-assign"]["shards_done"] == 3 and status["dedup"]["complete"]
     args = ["index", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx"), "--exact-up-to", "100",
-            "--memory-mb", "0.01", "--local"]
+            "--memory-mb", "0.01"]
     assert cli.main(args) == 0
     first = faiss.read_index(str(tmp_path / "idx" / "image.index")).search(vectors[::50], 5)
     (tmp_path / "idx" / "_parts" / "_done" / "00001.json").unlink()

@@ -1,5 +1,5 @@
-"""A row filter stage for the stage-table test: the whole of what a new stage between match
-and balance takes (this file, and one line inserting it into ``curation.pipeline.STAGES``)."""
+"""A row filter stage for the registry test: the whole of what a new stage between match
+and count takes (this file, and one line: ``REGISTRY.register(LengthFilter)``)."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -11,7 +11,7 @@ from curation.stages import FilterStage
 @dataclass(kw_only=True)
 class LengthConfig:
     SECTION: ClassVar[str] = "length"
-    min_chars: int = opt(4, "drop alt-texts shorter than this many characters")
+    min_chars: int = opt(4, "drop alt-texts shorter than this many characters", lineage=True)
 
 
 class LengthFilter(FilterStage):

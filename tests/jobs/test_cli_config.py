@@ -11,7 +11,7 @@ from jobs import cli
 
 
 def all_commands():
-    for name, command in cli.COMMANDS.items():
+    for name, command in cli.commands().items():
         if isinstance(command, dict):
             yield from ([name, sub] if sub else [name] for sub in command)
         else:
@@ -42,7 +42,7 @@ def test_defaults_come_from_the_configs(tmp_path):
 
 def test_yaml_sections_flags_override_and_unknown_options(tmp_path):
     config = tmp_path / "export.yaml"
-    config.write_text("export:\n  curated: s3://b/run\n  samples-per-tar: 7\n  resize: 64\nspark:\n"
+    config.write_text("executor: spark\nexport:\n  curated: s3://b/run\n  samples-per-tar: 7\n  resize: 64\nspark:\n"
                       "  master: local[1]\n  conf: {spark.ui.enabled: false}\nstorage: {s3_endpoint: 'http://x:1'}\n")
     cfg = resolved(["export", "--config", str(config), "--out", "s3://b/tars", "--resize", "32"])
     assert (cfg["export"].curated, cfg["export"].samples_per_tar, cfg["export"].resize) == ("s3://b/run", 7, 32)

@@ -17,9 +17,9 @@ import webdataset as wds
 from PIL import Image
 
 from curation.config import ExportConfig
+from curation.export_run import run_export
 from curation.online import OnlineBalancer
 from jobs import cli
-from jobs.export import run_export
 from tests.helpers import write_metadata, write_pool
 
 
@@ -70,7 +70,7 @@ def tar_members(path) -> list[str]:
         return tar.getnames()
 
 
-def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root):
+def test_export_from_files_and_http_records_failures(executor, tmp_path, http_root):
     jpg = tmp_path / "photo.jpg"
     Image.new("RGB", (50, 20), "yellow").save(jpg, format="JPEG")
     (tmp_path / "local.png").write_bytes(png("white"))
@@ -88,7 +88,7 @@ def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root)
     # 1.5 s: short enough for slow.png (4 s) to time out, long enough for a loaded CI machine.
     cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=1.5, retries=1,
                        allow_local_files=True, allow_private_addresses=True)
-    summary = run_export(spark, cfg)
+    summary = run_export(executor, cfg)
     out = tmp_path / "tars"
     assert sorted(p.name for p in out.glob("*.tar")) == ["00000.tar", "00001.tar", "00002.tar"]
     sizes = json.loads((out / "sizes.json").read_text())
@@ -111,7 +111,7 @@ def test_export_from_files_and_http_records_failures(spark, tmp_path, http_root)
     assert red["png"].size == (40, 30)
 
 
-def test_rerun_skips_finished_tars_and_gives_identical_output(spark, tmp_path, http_root):
+def test_rerun_skips_finished_tars_and_gives_identical_output(executor, tmp_path, http_root):
     rows = [{"key": f"k{i}", "url": f"{http_root}/{i % 3}.png", "text": f"dog number {i}"} for i in range(7)]
     run = curate(tmp_path, rows, ["dog"])
     cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, allow_private_addresses=True)
@@ -120,14 +120,14 @@ def test_rerun_skips_finished_tars_and_gives_identical_output(spark, tmp_path, h
     first = {p.name: p.read_bytes() for p in (tmp_path / "tars").glob("*.tar")}
     mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tars").glob("*.tar")}
     (tmp_path / "tars" / "_done" / "00001.json").unlink()
-    run_export(spark, cfg)
+    run_export(executor, cfg)
     again = {p.name: p.read_bytes() for p in (tmp_path / "tars").glob("*.tar")}
     assert again == first
     assert {n: p.stat().st_mtime_ns for n, p in ((p.name, p) for p in (tmp_path / "tars").glob("*.tar"))
             if n != "00001.tar"} == {n: m for n, m in mtimes.items() if n != "00001.tar"}
 
 
-def test_image_bytes_resized_and_shuffle_is_deterministic(spark, tmp_path):
+def test_image_bytes_resized_and_shuffle_is_deterministic(executor, tmp_path):
     rows = [{"key": f"k{i:03d}", "url": None, "text": f"cat {i}", "image": png("red", (300, 200))}
             for i in range(30)]
     run = curate(tmp_path, rows, ["cat"])
@@ -135,7 +135,7 @@ def test_image_bytes_resized_and_shuffle_is_deterministic(spark, tmp_path):
     for name, seed in (("a", 5), ("b", 5), ("c", None)):
         cfg = ExportConfig(curated=str(run), out=str(tmp_path / name), samples_per_tar=8, shuffle_seed=seed,
                            resize=64, resize_mode="longest")
-        run_export(spark, cfg)
+        run_export(executor, cfg)
         samples = list(wds.WebDataset([str(p) for p in sorted((tmp_path / name).glob("*.tar"))],
                                       shardshuffle=False).decode("pil"))
         orders.append([s["json"]["key"] for s in samples])
@@ -143,7 +143,7 @@ def test_image_bytes_resized_and_shuffle_is_deterministic(spark, tmp_path):
     assert orders[0] == orders[1] and sorted(orders[0]) == orders[2] and orders[0] != orders[2]
 
 
-def test_online_export_balances_each_epoch(spark, tmp_path):
+def test_online_export_balances_each_epoch(executor, tmp_path):
     image = png("blue", (8, 8))
     rows = ([{"key": f"d{i}", "text": "a dog", "image": image} for i in range(1500)]
             + [{"key": f"c{i}", "text": "a cat", "image": image} for i in range(400)]
@@ -151,7 +151,8 @@ def test_online_export_balances_each_epoch(spark, tmp_path):
     for r in rows:
         r["url"] = None
     run = curate(tmp_path, rows, ["dog", "cat", "red"], t=200)
-    run_export(spark, ExportConfig(curated=str(run), out=str(tmp_path / "online"), online=True, samples_per_tar=500))
+    run_export(executor, ExportConfig(curated=str(run), out=str(tmp_path / "online"), online=True,
+                                      samples_per_tar=500))
     out = tmp_path / "online"
     assert sum(json.loads((out / "sizes.json").read_text()).values()) == 2000  # every matched pair
     p = np.load(out / "probabilities.npy")
@@ -172,7 +173,7 @@ def test_online_export_balances_each_epoch(spark, tmp_path):
     assert kept_sets[0] == offline  # epoch 0 is the offline subset itself, exactly
 
 
-def test_shuffled_export_is_the_same_for_any_sharding(spark, tmp_path):
+def test_shuffled_export_is_the_same_for_any_sharding(executor, tmp_path):
     rows = [{"key": f"k{i:03d}", "url": None, "text": f"cat {i}", "image": png("red", (8, 8))} for i in range(45)]
     orders = []
     for shards in (1, 4):
@@ -181,7 +182,7 @@ def test_shuffled_export_is_the_same_for_any_sharding(spark, tmp_path):
         run = tmp_path / f"run{shards}"
         assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(run)]) == 0
         out = tmp_path / f"tars{shards}"
-        run_export(spark, ExportConfig(curated=str(run), out=str(out), samples_per_tar=10, shuffle_seed=3))
+        run_export(executor, ExportConfig(curated=str(run), out=str(out), samples_per_tar=10, shuffle_seed=3))
         assert sorted(p.name for p in (out / "_plan").glob("*.parquet")) == [f"0000{i}.parquet" for i in range(5)]
         samples = list(wds.WebDataset([str(p) for p in sorted(out.glob("*.tar"))], shardshuffle=False))
         orders.append([s["__key__"] for s in samples])

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from curation.config import ExportConfig
+from curation.export_run import run_export
 from curation.fetch import Fetcher, FetchOptions, header_opt_out
 from jobs import cli
-from jobs.export import run_export
 from tests.helpers import write_metadata, write_pool
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "data" / "astronaut-256.jpg"
@@ -243,7 +243,7 @@ def statuses(out: Path) -> dict:
     return {r["source_key"]: r for f in sorted(out.glob("0*.parquet")) for r in pq.read_table(f).to_pylist()}
 
 
-def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_path, fleet):
+def test_export_records_opt_outs_funnel_and_retries_only_what_failed(executor, tmp_path, fleet):
     a, _, _ = fleet
     FLAKY["fail"] = True
     paths = ["/public/y.png", "/private/x.png", "/noai.png", "/tdm.png", "/flaky.png", "/public/a b.png",
@@ -253,7 +253,7 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_
     out = tmp_path / "tars"
     cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2, allow_private_addresses=True, retries=0,
                        breaker_failures=50)
-    summary = run_export(spark, cfg)
+    summary = run_export(executor, cfg)
     got = statuses(out)
     assert got["k1"]["error_message"] == "robots" and got["k2"]["error_message"] == "x-robots-tag:noai"
     assert got["k3"]["error_message"] == "tdm-reservation" and got["k4"]["retryable"]
@@ -271,7 +271,7 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_
     flaky_hits, y_hits = a.hits.get("/flaky.png", 0), a.hits.get("/public/y.png", 0)
     cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2, allow_private_addresses=True, retries=0,
                        retry_failed=True)
-    summary = run_export(spark, cfg)
+    summary = run_export(executor, cfg)
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*.tar")}
     assert [n for n in sorted(before) if before[n] != after[n]] == ["00002.tar"]  # k4 sits in the third tar
     assert a.hits["/flaky.png"] == flaky_hits + 1 and a.hits.get("/public/y.png", 0) == y_hits
@@ -280,7 +280,7 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(spark, tmp_
         assert sorted(tar.getnames()) == ["k4.json", "k4.png", "k4.txt", "k5.json", "k5.png", "k5.txt"]
 
 
-def test_tar_deadline_and_pixel_limit(spark, tmp_path, fleet):
+def test_tar_deadline_and_pixel_limit(executor, tmp_path, fleet):
     a, _, _ = fleet
     bomb = io.BytesIO()
     Image.new("1", (6000, 6000)).save(bomb, format="PNG")
@@ -288,7 +288,7 @@ def test_tar_deadline_and_pixel_limit(spark, tmp_path, fleet):
             {"key": "ok", "url": None, "text": "a dog too", "image": png()}]
     run = curate(tmp_path, rows, name="bomb")
     cfg = ExportConfig(curated=str(run), out=str(tmp_path / "t1"), max_pixels=10_000_000)
-    run_export(spark, cfg)
+    run_export(executor, cfg)
     got = statuses(tmp_path / "t1")
     assert got["big"]["status"] == "image_too_large" and got["ok"]["status"] == "success"
     rows = [{"key": f"d{i}", "url": f"{a.url}/drip.png?{i}", "text": "dog"} for i in range(4)]
@@ -296,7 +296,7 @@ def test_tar_deadline_and_pixel_limit(spark, tmp_path, fleet):
     start = time.monotonic()
     cfg = ExportConfig(curated=str(run), out=str(tmp_path / "t2"), allow_private_addresses=True, timeout=30,
                        threads=2, tar_deadline=1.5, retries=0)
-    run_export(spark, cfg)
+    run_export(executor, cfg)
     assert time.monotonic() - start < 15
     assert {r["status"] for r in statuses(tmp_path / "t2").values()} <= {"deadline", "failed_to_download"}
     assert "deadline" in {r["status"] for r in statuses(tmp_path / "t2").values()}
@@ -310,7 +310,7 @@ def drop_small(image, row):
     return "narrower than 100 px" if image.width < 100 else None
 
 
-def test_faces_blurred_on_a_real_photo_and_filter_hook(spark, tmp_path):
+def test_faces_blurred_on_a_real_photo_and_filter_hook(executor, tmp_path):
     photo = ASTRONAUT.read_bytes()
     rows = [{"key": "astronaut", "url": None, "text": "a dog astronaut", "image": photo},
             {"key": "tiny", "url": None, "text": "a tiny dog", "image": png(size=(20, 20))},

@@ -32,14 +32,14 @@ def run_inputs(tmp_path):
     (["--t", "nan"], "--t nan"), (["--t", "inf"], "--t inf"),
     (["--seed", str(2**64)], "must be an integer in [0, 2**64)"), (["--seed", str(2**70)], "2**64"),
 ])
-def test_bad_parameters_stop_before_any_work(spark, tmp_path, run_inputs, caplog, flags, message):
+def test_bad_parameters_stop_before_any_work(executor, tmp_path, run_inputs, caplog, flags, message):
     pool, meta = run_inputs
     out = tmp_path / "out"
     assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(out), *flags]) == 2
     assert message in caplog.text and not out.exists()
 
 
-def test_output_folder_checks(spark, tmp_path, run_inputs, caplog):
+def test_output_folder_checks(executor, tmp_path, run_inputs, caplog):
     pool, meta = run_inputs
     (tmp_path / "afile").write_text("x")
     assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "afile")]) == 2
@@ -51,7 +51,7 @@ def test_output_folder_checks(spark, tmp_path, run_inputs, caplog):
     assert "no such folder" in caplog.text
 
 
-def test_damaged_shards_are_redone_and_shown_by_status(spark, tmp_path, run_inputs, capsys):
+def test_damaged_shards_are_redone_and_shown_by_status(executor, tmp_path, run_inputs, capsys):
     pool, meta = run_inputs
     out = tmp_path / "out"
     args = ["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(out), "--t", "10"]
@@ -76,7 +76,7 @@ def test_damaged_shards_are_redone_and_shown_by_status(spark, tmp_path, run_inpu
     assert cli.main(["status", "--out", str(out), "--verify"]) == 0
 
 
-def test_damaged_json_and_unsafe_yaml_are_clear_errors(spark, tmp_path, run_inputs, caplog):
+def test_damaged_json_and_unsafe_yaml_are_clear_errors(executor, tmp_path, run_inputs, caplog):
     pool, meta = run_inputs
     out = tmp_path / "out"
     assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(out), "--t", "10"]) == 0
@@ -90,7 +90,7 @@ def test_damaged_json_and_unsafe_yaml_are_clear_errors(spark, tmp_path, run_inpu
     assert "not a plain YAML file" in caplog.text and not (tmp_path / "pwned").exists()
 
 
-def test_report_skips_a_thumbnail_it_cannot_make(spark, tmp_path):
+def test_report_skips_a_thumbnail_it_cannot_make(executor, tmp_path):
     import struct
     import zlib
 
@@ -127,7 +127,7 @@ def wat_member(meta) -> bytes:
     return buf.getvalue()
 
 
-def test_hostile_ingest_inputs_are_counted_not_fatal(spark, tmp_path):
+def test_hostile_ingest_inputs_are_counted_not_fatal(executor, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     good = warc_member("http://a.com/1", b"<img src='x.jpg' alt='a good dog'>")
@@ -161,7 +161,7 @@ def test_summary_on_stdout_is_clean(tmp_path, run_inputs):
     pool, meta = run_inputs
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     done = subprocess.run([sys.executable, "-m", "jobs.cli", "curate", "--pool", str(pool), "--metadata", str(meta),
-                           "--out", str(tmp_path / "o"), "--t", "10", "--master", "local[2]"],
+                           "--out", str(tmp_path / "o"), "--t", "10", "--executor", "spark", "--master", "local[2]"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()

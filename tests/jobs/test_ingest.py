@@ -10,9 +10,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from curation.config import IngestConfig
+from curation.ingest.run import run_ingest
 from curation.ingest.urls import url_key
 from jobs import cli
-from jobs.ingest import run_ingest
 
 PAGE1 = b"""<html><head><title>t</title></head><body>
 <img src="/img/abs.jpg" alt="A small brown dog sleeping on the sofa">
@@ -75,9 +75,9 @@ def make_inputs(tmp_path):
     return inputs
 
 
-def test_ingest_warc_and_wat_to_pool(spark, tmp_path):
+def test_ingest_warc_and_wat_to_pool(executor, tmp_path):
     inputs = make_inputs(tmp_path)
-    summary = run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), shards=2))
+    summary = run_ingest(executor, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), shards=2))
     rows = pool_rows(tmp_path / "pool")
     got = {(r["url"], r["text"]): r for r in rows}
     assert set(got) == {
@@ -105,17 +105,17 @@ def test_ingest_warc_and_wat_to_pool(spark, tmp_path):
     assert per_file["c.wat.gz"]["kept"] == 1
 
 
-def test_rerun_resumes_per_file_and_gives_the_same_pool(spark, tmp_path):
+def test_rerun_resumes_per_file_and_gives_the_same_pool(executor, tmp_path):
     inputs = make_inputs(tmp_path)
-    run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
+    run_ingest(executor, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
     first = pool_rows(tmp_path / "pool")
     (tmp_path / "pool" / "_parsed" / "_done" / "00001.json").unlink()
-    again = run_ingest(spark, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
+    again = run_ingest(executor, IngestConfig(input=str(inputs), out=str(tmp_path / "pool"), langid=False))
     assert [s["skipped"] for s in again["per_file"]] == [True, False, True]
     assert pool_rows(tmp_path / "pool") == first
 
 
-def test_tables_and_the_command_then_curate(spark, tmp_path, capsys):
+def test_tables_and_the_command_then_curate(executor, tmp_path, capsys):
     tables = tmp_path / "tables"
     tables.mkdir()
     (tables / "a.csv").write_text("url,caption,extra\nhttp://x.com/1.jpg,a red car,1\nhttp://x.com/2.jpg,,2\n")

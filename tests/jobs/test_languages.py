@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curation.balancing import tail_proportion
+from curation.chain.run import run_balance, run_count, run_match
 from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.matching import Matcher
-from jobs import runner
 from tests.helpers import write_pool
 
 LISTS = {"en": ["dog", "cat", "red", "car", "hot dog"], "zh": ["猫", "狗", "红色"], "ja": ["猫", "東京", "サッカー"]}
@@ -37,7 +37,7 @@ def reference_t(counts: np.ndarray, proportion: float) -> int:
     return max(1, reference_p_to_t(counts, proportion))
 
 
-def test_mixed_language_pool(spark, tmp_path):
+def test_mixed_language_pool(executor, tmp_path):
     meta = tmp_path / "meta"
     meta.mkdir()
     for lang, entries in LISTS.items():
@@ -45,9 +45,9 @@ def test_mixed_language_pool(spark, tmp_path):
     rows = make_rows(900)
     pool = write_pool(tmp_path / "pool", rows, shards=3)
     out = tmp_path / "out"
-    runner.run_match(spark, MatchConfig(pool=str(pool), metadata=str(meta), out=str(out)))
-    runner.run_count(spark, CountConfig(out=str(out)))
-    card = runner.run_balance(spark, BalanceConfig(out=str(out), t=40, seed=0))
+    run_match(executor, MatchConfig(pool=str(pool), metadata=str(meta), out=str(out)))
+    run_count(executor, CountConfig(out=str(out)))
+    card = run_balance(executor, BalanceConfig(out=str(out), t=40, seed=0))
 
     # Lists are concatenated in sorted language order: en 0-4, ja 5-7, zh 8-10.
     offsets = {"en": 0, "ja": 5, "zh": 8}
@@ -85,7 +85,7 @@ def test_language_codes_route_to_lists():
     assert {code: router.route(code) for code in cases} == cases
 
 
-def test_routing_in_a_run_counts_languages_without_a_list(spark, tmp_path):
+def test_routing_in_a_run_counts_languages_without_a_list(executor, tmp_path):
     meta = tmp_path / "meta"
     meta.mkdir()
     for lang, entries in LISTS.items():

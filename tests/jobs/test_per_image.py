@@ -63,7 +63,7 @@ def run(tmp_path, meta, rows, shards, name, *flags):
     return out
 
 
-def test_one_row_per_image_the_same_for_any_sharding(spark, tmp_path, meta):
+def test_one_row_per_image_the_same_for_any_sharding(executor, tmp_path, meta):
     rows = image_rows(300)
     results = {}
     for shards in (1, 4, 7):
@@ -81,7 +81,7 @@ def test_one_row_per_image_the_same_for_any_sharding(spark, tmp_path, meta):
     assert sum(counts) == sum(len(Matcher(ENTRIES).match(r["text"])) for r in rows)
 
 
-def test_an_image_with_three_alt_texts_in_three_shards(spark, tmp_path, meta):
+def test_an_image_with_three_alt_texts_in_three_shards(executor, tmp_path, meta):
     rows = [{"key": "same", "url": "http://h/s.jpg", "text": text} for text in ("a red dog", "a cat photo", "red car")]
     rows += [{"key": f"o{i}", "url": f"http://h/{i}.jpg", "text": "a dog"} for i in range(3)]
     order = [0, 3, 1, 4, 2, 5]  # one alt-text of "same" in each of three shards
@@ -91,7 +91,7 @@ def test_an_image_with_three_alt_texts_in_three_shards(spark, tmp_path, meta):
     assert [r["text"] for r in got] == [chosen["text"]]  # t is large: the image is kept, with its chosen text
 
 
-def test_unit_text_is_one_decision_per_row(spark, tmp_path, meta):
+def test_unit_text_is_one_decision_per_row(executor, tmp_path, meta):
     rows = image_rows(200, seed=3)
     out = run(tmp_path, meta, rows, 3, "text", "--unit", "text")
     got = curated(out)
@@ -100,7 +100,7 @@ def test_unit_text_is_one_decision_per_row(spark, tmp_path, meta):
     assert card["unit"] == "text" and "curated_images" not in card
 
 
-def test_rerun_with_another_unit_is_refused(spark, tmp_path, meta, caplog):
+def test_rerun_with_another_unit_is_refused(executor, tmp_path, meta, caplog):
     rows = image_rows(50, seed=4)
     pool = write_pool(tmp_path / "pool", rows, shards=2)
     base = ["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "o"), "--t", "5"]
@@ -108,7 +108,7 @@ def test_rerun_with_another_unit_is_refused(spark, tmp_path, meta, caplog):
     assert cli.main([*base, "--unit", "text"]) == 2 and "unit" in caplog.text
 
 
-def test_a_missing_image_column_is_a_clear_error(spark, tmp_path, meta, caplog):
+def test_a_missing_image_column_is_a_clear_error(executor, tmp_path, meta, caplog):
     pool = write_pool(tmp_path / "pool", image_rows(20), shards=2)
     assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "o"),
                      "--image-column", "photo_id"]) == 2

@@ -18,7 +18,7 @@ def meta(tmp_path_factory):
     return write_metadata(tmp_path_factory.mktemp("m") / "m.json", ENTRIES)
 
 
-def test_quality_scores_every_shard_under_its_own_name(spark, tmp_path, capsys):
+def test_quality_scores_every_shard_under_its_own_name(executor, tmp_path, capsys):
     rows = [{"url": f"http://h/{i}.jpg", "text": t, "lang": lang, "extra": i} for i, (t, lang) in enumerate([
         ("A red car on the beach", "en"), ("DSC_0042.jpg", "en"), (None, "en"), ("Ein Hund im Garten", "de"),
         ("Bild 3", "de"), ("click here", "en")])]
@@ -47,11 +47,14 @@ def test_quality_scores_every_shard_under_its_own_name(spark, tmp_path, capsys):
     assert cli.main(["curate", "--pool", str(tmp_path / "scored"), "--metadata", str(tmp_path / "m.json"), "--out",
                      str(tmp_path / "run"), "--min-quality", "0.99", "--t", "10"]) == 0
     card = json.loads((tmp_path / "run" / "datacard.json").read_text())
-    assert (card["pool_rows"], card["matched_rows"], card["low_quality_rows"], card["unmatched_rows"]) == (5, 2, 3, 0)
-    assert sum(sum(h) for h in card["quality_histograms"].values()) == 5
+    # --min-quality is a filter stage after match: it scores the matched rows and drops the low ones.
+    assert (card["pool_rows"], card["matched_rows"], card["unmatched_rows"]) == (5, 4, 1)
+    assert (card["low_quality_rows"], card["balance_input_rows"]) == (2, 2)
+    assert card["dropped_reasons"] == {"min-quality:low_quality": 2}
+    assert sum(sum(h) for h in card["quality_histograms"].values()) == card["matched_rows"]
 
 
-def test_min_quality_uses_the_pool_column_and_scores_its_gaps(spark, tmp_path, meta):
+def test_min_quality_uses_the_pool_column_and_scores_its_gaps(executor, tmp_path, meta):
     rows = [{"key": f"k{i}", "url": f"http://h/{i}", "text": "a red dog on the beach", "quality": q}
             for i, q in enumerate([0.1, 0.9, None, 0.5])]
     pool = write_pool(tmp_path / "pool", rows)
@@ -59,8 +62,9 @@ def test_min_quality_uses_the_pool_column_and_scores_its_gaps(spark, tmp_path, m
                      "--min-quality", "0.6", "--t", "10"]) == 0
     kept = sorted(r["key"] for r in curated(tmp_path / "run"))
     assert kept == ["k1", "k2"]  # k2 had no score: scored here (descriptive: 1.0)
-    low = pq.read_table(tmp_path / "run" / "matched" / "_low_quality").to_pylist()
-    assert sorted((r["key"], r["quality"]) for r in low) == [("k0", 0.1), ("k3", 0.5)]
+    low = pq.read_table(tmp_path / "run" / "min_quality" / "_dropped").to_pylist()
+    assert sorted((r["key"], r["quality"], r["reason"]) for r in low) == [("k0", 0.1, "low_quality"),
+                                                                         ("k3", 0.5, "low_quality")]
 
 
 def quality_rows(seed: int) -> list[dict]:
@@ -85,7 +89,7 @@ def best_by_quality(rows: list[dict], seed: int) -> dict:
     return {key: r["text"] for key, (_, r) in best.items()}
 
 
-def test_prefer_quality_chooses_the_best_scored_alt_text_for_any_sharding(spark, tmp_path, meta):
+def test_prefer_quality_chooses_the_best_scored_alt_text_for_any_sharding(executor, tmp_path, meta):
     rows = quality_rows(3)
     want = best_by_quality(rows, 7)
     results = []
@@ -102,7 +106,7 @@ def test_prefer_quality_chooses_the_best_scored_alt_text_for_any_sharding(spark,
     assert {r["key"]: r["text"] for r in curated(plain)} != want  # the option changes the choice
 
 
-def test_quality_options_give_clear_errors(spark, tmp_path, meta, caplog):
+def test_quality_options_give_clear_errors(executor, tmp_path, meta, caplog):
     pool = write_pool(tmp_path / "pool", image_rows(10), shards=2)
     base = ["curate", "--pool", str(pool), "--metadata", str(meta), "--t", "5"]
     assert cli.main([*base, "--out", str(tmp_path / "a"), "--min-quality", "1.5"]) == 2
@@ -113,7 +117,7 @@ def test_quality_options_give_clear_errors(spark, tmp_path, meta, caplog):
     assert "it needs --unit image" in caplog.text
 
 
-def test_a_quality_column_that_is_not_a_number_is_a_clear_error(spark, tmp_path, meta, caplog):
+def test_a_quality_column_that_is_not_a_number_is_a_clear_error(executor, tmp_path, meta, caplog):
     rows = [{"key": f"k{i}", "url": f"http://h/{i}", "text": "a red dog", "quality": q}
             for i, q in enumerate(["high", "0.2"])]
     pool = write_pool(tmp_path / "pool", rows)

@@ -53,7 +53,7 @@ def number(text: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def sample_run(spark, tmp_path_factory):
+def sample_run(executor, tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "out"
     assert cli.main(["curate", "--pool", str(REPO / "sample" / "pool"), "--metadata",
                      str(REPO / "metadata" / "default" / "metadata.json"), "--out", str(out), "--t", "100"]) == 0
@@ -91,7 +91,7 @@ def test_report_tables_equal_the_data_card(sample_run):
     assert dict(lineage[1:])["metadata_sha256"] == card["metadata_sha256"]
 
 
-def test_sample_grid_when_images_exist(spark, tmp_path):
+def test_sample_grid_when_images_exist(executor, tmp_path):
     rows = []
     for i, color in enumerate(["red", "green", "blue"]):
         buf = io.BytesIO()

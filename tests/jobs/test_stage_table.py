@@ -1,31 +1,33 @@
-"""A new stage is one file and one line: a filter between match and balance, registered in
-the stage table, runs from ``curate curate``, resumes per shard, shows in ``curate status``
-and is accounted for in the data card."""
+"""A new stage is one file and one line: a filter between match and count, registered in
+the stage registry, runs from ``curate curate``, resumes per shard, shows in ``curate status``
+and is accounted for in the data card; a stage in the wrong place is refused."""
 
 import json
 
 import pyarrow.parquet as pq
 import pytest
 
-from curation import pipeline
-from curation.stages import BalanceStage
+from curation.errors import CurationError
+from curation.registry import REGISTRY
+from curation.stages import BalanceStage, FilterStage
 from jobs import cli
 from tests.helpers import make_rows, write_metadata, write_pool
 from tests.jobs.length_filter import LengthFilter
+from tests.jobs.tar_digests import TarDigests
 
 
 @pytest.fixture
-def with_length_filter(monkeypatch):
-    stages = list(pipeline.STAGES)
-    stages.insert(stages.index(BalanceStage), LengthFilter)  # the one line
-    monkeypatch.setattr(pipeline, "STAGES", stages)
+def with_length_filter():
+    REGISTRY.register(LengthFilter)  # the one line
+    yield
+    REGISTRY.unregister(LengthFilter.name)
 
 
 def rows_of(folder):
     return [r for f in sorted(folder.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
 
 
-def test_registered_filter_runs_resumes_and_is_accounted_for(spark, tmp_path, with_length_filter, capsys):
+def test_registered_filter_runs_resumes_and_is_accounted_for(executor, tmp_path, with_length_filter, capsys):
     pool = write_pool(tmp_path / "pool", make_rows(300, seed=5), shards=3)
     meta = write_metadata(tmp_path / "m.json", ["dog", "cat", "hot dog", "photo", "logo", "red"])
     out = tmp_path / "out"
@@ -64,3 +66,71 @@ def test_registered_filter_runs_resumes_and_is_accounted_for(spark, tmp_path, wi
 
     # Another filter setting is refused on the same run folder, naming the stage's marker.
     assert cli.main([*args[:-1], "12"]) == 2
+
+
+def test_a_stage_in_the_wrong_place_is_refused():
+    class LateFilter(FilterStage):
+        name = "late"
+        phase = "balance"
+
+        def reasons(self, table):
+            return [None] * table.num_rows
+
+    class NotAFilter(BalanceStage):
+        name = "not-a-filter"
+        phase = "filter"
+
+    class Nowhere(BalanceStage):
+        name = "nowhere"
+        phase = "after-lunch"
+
+    for cls, message in ((LateFilter, "runs between match and count"), (NotAFilter, "only a FilterStage"),
+                         (Nowhere, "is not one of")):
+        with pytest.raises(CurationError, match=message):
+            REGISTRY.register(cls)
+        assert cls.name not in REGISTRY.names()
+
+
+@pytest.fixture
+def with_tar_digests():
+    REGISTRY.register(TarDigests)  # the one line
+    yield
+    REGISTRY.unregister(TarDigests.name)
+
+
+def test_a_stage_after_export_gets_its_command(tmp_path, with_tar_digests, capsys):
+    import hashlib
+    import tarfile
+
+    from tests.jobs.test_export import png
+
+    rows = [{**row, "image": png(("red", "green", "blue")[i % 3], (8 + i % 5, 6))}
+            for i, row in enumerate(make_rows(120, seed=3))]
+    pool = write_pool(tmp_path / "pool", rows, shards=2)
+    meta = write_metadata(tmp_path / "m.json", ["dog", "cat", "photo"])
+    run, tars, out = tmp_path / "run", tmp_path / "tars", tmp_path / "digests"
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(run), "--t", "20"]) == 0
+    assert cli.main(["export", "--curated", str(run), "--out", str(tars), "--samples-per-tar", "15"]) == 0
+    capsys.readouterr()
+    args = ["tar-digests", "--export", str(tars), "--out", str(out)]
+    assert cli.main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    names = sorted(p.name for p in tars.glob("*.tar"))
+    assert summary["shards"] == len(names) >= 2 and summary["members"] > 0
+    for i, name in enumerate(names):
+        with tarfile.open(tars / name) as tar:
+            want = {m.name: hashlib.sha256(tar.extractfile(m).read()).hexdigest() for m in tar if m.isfile()}
+        table = pq.read_table(out / f"{i:05d}.parquet").to_pylist()
+        assert {r["member"]: r["digest"] for r in table} == want
+    assert summary["members"] == sum(len(pq.read_table(p)) for p in out.glob("*.parquet"))
+    # Resume, status and lineage work as for every stage.
+    (out / "_done" / "00001.json").unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")}
+    assert cli.main(args) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")}
+    assert [n for n in before if before[n] != after[n]] == ["00001.parquet"]
+    capsys.readouterr()
+    assert cli.main(["status", "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["tar-digests"]["complete"]
+    assert cli.main([*args, "--algorithm", "md5"]) == 2  # another lineage into the same folder
+    assert cli.main([*args, "--algorithm", "md5", "--overwrite"]) == 0

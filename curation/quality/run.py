@@ -1,51 +1,26 @@
-"""`curate quality` (score a pool's alt-texts on Spark, one task per pool shard) and
-`curate quality fit` (one language's filter weights, in this process). The scoring and
-fitting are ``curation.quality``'s."""
+"""`curate quality` (score a pool's alt-texts on any executor, one task per pool shard) and
+`curate quality fit` (one language's filter weights, in this process)."""
 
 import json
 import sys
 
-from curation.io import check_output_folder, join, remove, using_storage, write_bytes_atomic, write_json_atomic
-from curation.quality.score import add_histograms_by_lang, load_weights, weights_digest
+from curation.config import lineage
+from curation.core.runner import run_stage_command
+from curation.io import join, write_bytes_atomic
+from curation.quality.score import load_weights, weights_digest
 from curation.quality.stage import QualityStage
 
 
-def run_quality(spark, cfg, storage=None) -> dict:
-    """Score every pool shard into ``cfg.out``; returns the summary (also ``quality_stats.json``)."""
-    from jobs.spark import run_stage
-
-    check_output_folder(cfg.out, pool=cfg.pool)
+def run_quality(executor, cfg) -> dict:
+    """Score every pool shard into ``cfg.out``; returns the summary (also ``_quality_stats.json``)."""
     weights = load_weights(cfg.quality_weights)
-    params = {"text_column": cfg.text_column, "weights_sha256": weights_digest(weights)}
-    stage = QualityStage(cfg.out, params, cfg.pool, weights)
-    if cfg.overwrite:
-        remove(cfg.out)
-    shards = stage.plan()
-    stage.claim({"pool": cfg.pool, "shards": len(shards), "shard_names": [s.name for s in shards],
-                 "weights": cfg.quality_weights or "shipped"})
-    stats = run_stage(spark, stage, shards, storage).stats
-    histograms: dict = {}
-    for s in stats:
-        add_histograms_by_lang(histograms, s["histograms"])
-    scored = sum(s["scored_rows"] for s in stats)
-    reasons: dict = {}
-    for s in stats:
-        for reason, n in s["rejected_reasons"].items():
-            reasons[reason] = reasons.get(reason, 0) + n
-    summary = {"shards": len(stats), "pool_rows": sum(s["pool_rows"] for s in stats), "scored_rows": scored,
-               "rejected_rows": sum(s["rejected_rows"] for s in stats), "rejected_reasons": reasons,
-               "mean_quality": round(sum(s["quality_sum"] for s in stats) / scored, 6) if scored else None,
-               "histograms": histograms}
-    write_json_atomic(join(cfg.out, "_quality_stats.json"), summary)  # "_": not a pool shard
-    return summary
+    stage = QualityStage(cfg.out, {**lineage(cfg), "weights_sha256": weights_digest(weights)}, cfg.pool, weights)
+    return run_stage_command(stage, executor, cfg.overwrite, {"pool": cfg.pool,
+                                                               "weights": cfg.quality_weights or "shipped"})
 
 
-def quality_command(cfg: dict) -> int:
-    from jobs.spark import spark_for
-
-    storage = cfg["storage"].options()
-    with using_storage(storage):
-        summary = run_quality(spark_for(cfg, "curate quality"), cfg["quality"], storage)
+def quality_command(cfg: dict, executor) -> int:
+    summary = run_quality(executor, cfg["quality"])
     sys.stdout.write(json.dumps({k: v for k, v in summary.items() if k != "histograms"}) + "\n")
     return 0
 
