@@ -66,14 +66,15 @@ def run_ours(table: Path, out: Path, threads: int) -> None:
     """One tar of every url, written by our export stage in this (pinned) process."""
     import pyarrow.parquet as pq
 
-    from curation.export import ExportOptions, ExportStage
-    from curation.fetch import FetchOptions
-    from curation.shards import Shard, run_shard
+    from curation.core.shards import Shard, run_shard
+    from curation.export.config import ExportConfig
+    from curation.export.policy import FetchOptions
+    from curation.export.stage import ExportStage
 
     n = pq.ParquetFile(table).metadata.num_rows
-    fetch = FetchOptions(timeout_s=10, retries=0, threads=threads, per_host_connections=threads,
-                         allow_private_addresses=True, disallowed_header_directives=tuple(DIRECTIVES))
-    stage = ExportStage(str(out), {}, [], ExportOptions(samples_per_tar=n, fetch=fetch))
+    fetch = FetchOptions(timeout=10, retries=0, threads=threads, per_host_connections=threads,
+                         allow_private_addresses=True, disallowed_header_directives=",".join(DIRECTIVES))
+    stage = ExportStage(str(out), {}, [], ExportConfig(curated=str(table), out=str(out), samples_per_tar=n), fetch)
     result = run_shard(stage, Shard("00000", ((str(table), tuple(range(n))),), 0))
     print(json.dumps({"written": result.stats["samples"], "failed": result.stats["failed"]}))
 

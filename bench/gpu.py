@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from bench import emit
+from curation.export.wds import TarWriter
 from curation.gpu.tars import iter_samples
-from curation.wds import TarWriter
 
 
 def make_tars(folder: str, n: int, per_tar: int = 5000, size: int = 256) -> list[str]:

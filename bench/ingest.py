@@ -138,7 +138,7 @@ def pairs_digest(pool: Path) -> tuple[int, str]:
 
 
 def run(files: list[Path]) -> dict:
-    from curation.config import IngestConfig
+    from curation.ingest.config import IngestConfig
     from curation.ingest.run import run_ingest
     from jobs.spark import SparkExecutor, get_spark
 

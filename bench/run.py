@@ -81,8 +81,8 @@ def bench_load(index_path: Path) -> dict:
 
 
 def bench_count_balance(matched: list[pa.Array], n_entries: int) -> dict:
-    from curation.balancing import entry_probabilities, keep_mask
-    from curation.counting import add_sparse, sparse_counts
+    from curation.chain.balancing import entry_probabilities, keep_mask
+    from curation.chain.counting import add_sparse, sparse_counts
 
     rows = sum(len(m) for m in matched)
     counts = np.zeros(n_entries, dtype=np.int64)
@@ -149,8 +149,8 @@ def main(argv=None) -> int:
     results = {"inputs": describe(paths), "machine": {"cpus": os.cpu_count()}}
     if not args.skip_e2e:
         # Two-process runs first, while this process still may use both cores.
-        from curation.matcher_cache import metadata_matcher
-        from curation.metadata_io import load_metadata
+        from curation.matching.cache import metadata_matcher
+        from curation.matching.metadata_io import load_metadata
 
         metadata_matcher(load_metadata(str(paths["metadata"])), "metaclip-v2", "en")  # build the node's index once
         local = bench_curate(paths, REPO / ".bench" / "out-local", "local")

@@ -122,15 +122,15 @@ def bench_shuffle(rows: int, work: Path) -> dict:
     code = """
 import json, sys, time
 from jobs.spark import SparkExecutor, get_spark
-from curation.export_run import shuffle_plan
-from curation.export import ExportOptions, shard_rows
-from curation.io import list_files
+from curation.export.run import shuffle_plan
+from curation.export.plan import shard_rows
+from curation.core.io import list_files
 spark = SparkExecutor(get_spark("local[2]", "bench shuffle", {"spark.ui.enabled": "false",
                                                               "spark.driver.memory": "4g"}))
 shards = list_files(sys.argv[1], (".parquet",))
 total = sum(shard_rows(s) for s in shards)
 start = time.perf_counter()
-tars = shuffle_plan(spark, shards, total, ExportOptions(samples_per_tar=10000, shuffle_seed=0), sys.argv[2])
+tars = shuffle_plan(spark, shards, total, 10000, 0, sys.argv[2])
 seconds = time.perf_counter() - start
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"rows": total, "tars": len(tars), "seconds": round(seconds, 1),

@@ -18,7 +18,7 @@ after balance or export with a ``Config`` gets its own ``curate NAME`` command
 read the registry.
 """
 
-from curation.errors import CurationError
+from curation.core.errors import CurationError
 
 PHASES = ("ingest", "score", "match", "filter", "count", "balance", "after-balance", "export", "after-export")
 # Phases whose stages run as commands of their own, over another stage's output folder.
@@ -71,7 +71,7 @@ class Registry:
 
 def check_placement(cls: type) -> None:
     """Refuse a stage that names no phase of the chain, or that cannot run in the one it names."""
-    from curation.stages import FilterStage
+    from curation.chain.stages import FilterStage
 
     phase = getattr(cls, "phase", "")
     if not getattr(cls, "name", ""):
@@ -86,7 +86,8 @@ def check_placement(cls: type) -> None:
 
 
 def _builtin() -> Registry:
-    from curation.export import ExportStage
+    from curation.chain.stages import BalanceStage, MatchStage
+    from curation.export.stage import ExportStage
     from curation.gpu.caption import CaptionsImportStage, CaptionStage
     from curation.gpu.embed import EmbedStage
     from curation.gpu.index import IndexPartStage
@@ -94,7 +95,6 @@ def _builtin() -> Registry:
     from curation.ingest.extract import IngestStage
     from curation.quality.min_quality import MinQualityFilter
     from curation.quality.stage import QualityStage
-    from curation.stages import BalanceStage, MatchStage
 
     registry = Registry()
     for cls in (IngestStage, QualityStage, MatchStage, MinQualityFilter, BalanceStage, CaptionStage,

@@ -1,6 +1,6 @@
 """The ``curate`` command: one subcommand per stage, ``--help`` on each.
 
-Commands are a table: each names its typed configs (``curation.config``) and the function
+Commands are a table: each names its typed configs (``curation.core.config``) and the function
 that runs it, ``fn(configs, executor)``; every registered stage that runs on its own gets a
 command too (``curation.registry``). Flags, help texts, defaults and YAML sections are
 generated from the configs' fields, so each default is stated once. Values come from the
@@ -19,8 +19,30 @@ import sys
 import types
 from dataclasses import dataclass
 
-from curation import config as C
-from curation.errors import CurationError
+from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
+from curation.core import config as C
+from curation.core.errors import CurationError
+from curation.export.config import ExportConfig
+from curation.export.policy import FetchOptions
+from curation.gpu.config import (
+    CaptionConfig,
+    CaptionsImportConfig,
+    DedupConfig,
+    EmbedConfig,
+    IndexConfig,
+    KnnConfig,
+    ModelConfig,
+    TrainConfig,
+)
+from curation.ingest.config import IngestConfig
+from curation.quality.config import QualityConfig, QualityFitConfig
+from metadata.config import (
+    MetadataBuildConfig,
+    MetadataDiffConfig,
+    MetadataImportConfig,
+    MetadataStatsConfig,
+    NgramsConfig,
+)
 
 log = logging.getLogger("curate")
 S = argparse.SUPPRESS
@@ -44,20 +66,20 @@ def _chain_configs() -> tuple:
 
 
 def _match_configs() -> tuple:
-    return (*EXEC, C.MatchConfig, *_chain_configs())
+    return (*EXEC, MatchConfig, *_chain_configs())
 
 
 def _curate_configs() -> tuple:
-    return (*EXEC, C.MatchConfig, C.CountConfig, C.BalanceConfig, *_chain_configs())
+    return (*EXEC, MatchConfig, CountConfig, BalanceConfig, *_chain_configs())
 
 
 COMMANDS = {
     "match": Command("match every text against the metadata; write matched/ shards and per-shard counts",
                      _match_configs, "curation.chain.run:match_command"),
-    "count": Command("sum per-shard counts into entry_counts.parquet/.json", (*EXEC, C.CountConfig),
+    "count": Command("sum per-shard counts into entry_counts.parquet/.json", (*EXEC, CountConfig),
                      "curation.chain.run:count_command"),
     "balance": Command("keep texts with the balancing probability; write curated/ and datacard.json",
-                       (*EXEC, C.BalanceConfig), "curation.chain.run:balance_command"),
+                       (*EXEC, BalanceConfig), "curation.chain.run:balance_command"),
     "curate": Command("match, (filter,) count and balance in one run, then the report", _curate_configs,
                       "curation.chain.run:curate_command"),
     "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
@@ -65,42 +87,42 @@ COMMANDS = {
     "status": Command("what is done and what is missing in a run folder, stage by stage",
                       (C.StorageConfig, C.StatusConfig), "jobs.cli:status_command"),
     "export": Command("write curated rows as WebDataset tars (+ sizes.json) for training",
-                      (*EXEC, C.ExportConfig), "curation.export_run:export_command"),
+                      (*EXEC, ExportConfig, FetchOptions), "curation.export.run:export_command"),
     "ingest": Command("CommonCrawl WARC/WAT files (or url+caption tables) to pool shards",
-                      (*EXEC, C.IngestConfig), "curation.ingest.run:ingest_command"),
+                      (*EXEC, IngestConfig), "curation.ingest.run:ingest_command"),
     "embed": Command("open_clip image and text embeddings of exported tars (clip-retrieval layout)",
-                     (*EXEC, C.ModelConfig, C.EmbedConfig), "curation.gpu.run:embed_command"),
-    "index": Command("FAISS index over the image (or text) embeddings", (*EXEC, C.IndexConfig),
+                     (*EXEC, ModelConfig, EmbedConfig), "curation.gpu.run:embed_command"),
+    "index": Command("FAISS index over the image (or text) embeddings", (*EXEC, IndexConfig),
                      "curation.gpu.run:index_command"),
-    "knn": Command("query an index by text, image file or key", (C.ModelConfig, C.KnnConfig),
+    "knn": Command("query an index by text, image file or key", (ModelConfig, KnnConfig),
                    "curation.gpu.run:knn_command"),
     "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list",
-                     (*EXEC, C.DedupConfig), "curation.gpu.run:dedup_command"),
+                     (*EXEC, DedupConfig), "curation.gpu.run:dedup_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
-                     (C.ModelConfig, C.TrainConfig), "curation.gpu.run:train_command"),
+                     (ModelConfig, TrainConfig), "curation.gpu.run:train_command"),
     "quality": {
         "": Command("score every pool row's alt-text: the pool's shards with a quality column in [0, 1]",
-                    (*EXEC, C.QualityConfig), "curation.quality.run:quality_command"),
+                    (*EXEC, QualityConfig), "curation.quality.run:quality_command"),
         "fit": Command("fit one language's filter weights against a reference language model",
-                       (C.QualityFitConfig,), "curation.quality.run:fit_command"),
+                       (QualityFitConfig,), "curation.quality.run:fit_command"),
     },
     "caption": Command("write one synthetic caption per curated image with an open_clip CoCa model",
-                       (*EXEC, C.CaptionConfig), "curation.gpu.caption_run:caption_command"),
+                       (*EXEC, CaptionConfig, FetchOptions), "curation.gpu.caption_run:caption_command"),
     "captions": {
         "import": Command("take captions from another captioner (Parquet/JSONL with key and caption)",
-                          (*EXEC, C.CaptionsImportConfig), "curation.gpu.caption_run:import_command"),
+                          (*EXEC, CaptionsImportConfig), "curation.gpu.caption_run:import_command"),
     },
     "metadata": {
         "build": Command("build a list from WordNet, n-gram counts, page views and extra lists",
-                         (C.MetadataBuildConfig,), "jobs.metadata_cli:build_command"),
-        "stats": Command("summary numbers of a list (and its manifest)", (C.MetadataStatsConfig,),
+                         (MetadataBuildConfig,), "jobs.metadata_cli:build_command"),
+        "stats": Command("summary numbers of a list (and its manifest)", (MetadataStatsConfig,),
                          "jobs.metadata_cli:stats_command"),
-        "diff": Command("added/removed entries and an old -> new id mapping", (C.MetadataDiffConfig,),
+        "diff": Command("added/removed entries and an old -> new id mapping", (MetadataDiffConfig,),
                         "jobs.metadata_cli:diff_command"),
         "import": Command("take an existing MetaCLIP metadata.json as is, with a manifest",
-                          (C.MetadataImportConfig,), "jobs.metadata_cli:import_command"),
+                          (MetadataImportConfig,), "jobs.metadata_cli:import_command"),
         "ngrams": Command("Spark job: unigram/bigram counts of a corpus, page-view sums",
-                          (C.SparkConfig, C.StorageConfig, C.NgramsConfig), "jobs.metadata_cli:ngrams_command"),
+                          (C.SparkConfig, C.StorageConfig, NgramsConfig), "jobs.metadata_cli:ngrams_command"),
     },
 }
 
@@ -217,7 +239,7 @@ def load_yaml_config(path: str, configs: tuple) -> tuple[dict, dict]:
     of the wrong type are errors naming the file, section and key."""
     import yaml
 
-    from curation.io import is_dir, read_bytes
+    from curation.core.io import is_dir, read_bytes
 
     if is_dir(path):
         raise CurationError(f"--config {path}: a folder, not a YAML file")
@@ -370,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(name: str, command: Command, cfg: dict) -> int:
     """Every command, the same way: its storage options in scope, its executor built from its
     configs (and closed after), then its function with both."""
-    from curation.io import using_storage
+    from curation.core.io import using_storage
 
     module, function = command.run.split(":")
     fn = getattr(importlib.import_module(module), function)
@@ -389,7 +411,7 @@ def run(name: str, command: Command, cfg: dict) -> int:
 def status_command(cfg: dict, executor=None) -> int:
     import json
 
-    from curation.status import run_status
+    from curation.report.status import run_status
 
     status = run_status(cfg["run"].out, cfg["run"].verify)
     sys.stdout.write(json.dumps(status, indent=2) + "\n")
@@ -398,7 +420,7 @@ def status_command(cfg: dict, executor=None) -> int:
 
 
 def report_command(cfg: dict, executor=None) -> int:
-    from curation.report import write_report
+    from curation.report.page import write_report
 
     sys.stdout.write(f"report         {write_report(cfg['run'].out)}\n")
     return 0

@@ -1,5 +1,5 @@
 """`curate metadata build|stats|diff|import|ngrams`: tools for curators of entry lists (their
-flags are generated from the configs in ``curation.config``; see ``jobs.cli``)."""
+flags are generated from the configs in ``curation.core.config``; see ``jobs.cli``)."""
 
 import json
 import sys
@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pyarrow as pa
 
-from curation.io import exists, read_bytes, read_json, write_parquet_atomic
-from curation.metadata_io import load_metadata, parse_metadata
+from curation.core.io import exists, read_bytes, read_json, write_parquet_atomic
+from curation.matching.metadata_io import load_metadata, manifest_url, parse_metadata
 from metadata.build import BuildOptions, SourceFiles, build_list
-from metadata.manifest import encode_list, manifest_url, write_list
+from metadata.manifest import encode_list, write_list
 from metadata.versioning import diff_lists, id_mapping, list_stats
 
 
@@ -69,7 +69,7 @@ def import_command(cfg: dict, executor=None) -> int:
 
 
 def ngrams_command(cfg: dict, executor=None) -> int:
-    from curation.io import current_storage
+    from curation.core.io import current_storage
     from jobs.ngrams import run_ngrams
     from jobs.spark import get_spark
 

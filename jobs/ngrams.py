@@ -9,7 +9,7 @@ partition is written through fsspec as ``part-NNNNN.tsv``.
 import logging
 from functools import partial
 
-from curation.io import join, list_files, using_storage
+from curation.core.io import join, list_files, using_storage
 from metadata.ngrams import CORPUS_SUFFIXES, count_ngrams, iter_corpus_texts, write_counts_tsv
 from metadata.sources import read_pageviews
 

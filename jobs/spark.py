@@ -3,7 +3,7 @@ shards per task for large stages), with the stage's sparse counts summed in a tr
 the same job; shuffles are ``partitionBy`` steps.
 
 Spark only schedules: each task receives a shard, not data, and does its own IO through
-fsspec (``curation.shards.run_shard``), so the JVM stays off the data path.
+fsspec (``curation.core.shards.run_shard``), so the JVM stays off the data path.
 """
 
 import logging
@@ -16,12 +16,12 @@ from functools import partial
 
 import numpy as np
 
+from curation.chain.counting import add_sparse
+from curation.core.errors import CurationError
 from curation.core.executor import Executor, Step, in_storage, log_stage, run_step, stage_task, without_counts
+from curation.core.faults import Faults
 from curation.core.progress import Progress
-from curation.counting import add_sparse
-from curation.errors import CurationError
-from curation.faults import Faults
-from curation.shards import ShardResult, StageRun, raise_errors
+from curation.core.shards import ShardResult, StageRun, raise_errors
 
 log = logging.getLogger(__name__)
 MAX_SHARDS_PER_TASK = 64

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from metadata.ngrams import NO_SPACE_LANGUAGES, is_punctuation_only, pmi
 
-SOURCE_ORDER = ("wordnet", "numbers", "unigrams", "bigrams", "titles", "extra", "import")
 MAX_ENTRY_CHARS = 256
 DEFAULT_BUDGET = 500_000
 
@@ -149,7 +148,7 @@ def build_list(files: SourceFiles, opts: BuildOptions) -> tuple[BuildResult, dic
 
 
 def _input_sha(url: str, file_sha256) -> str:
-    from curation.io import is_dir, list_files
+    from curation.core.io import is_dir, list_files
 
     if not is_dir(url):
         return file_sha256(url)
@@ -160,11 +159,3 @@ def _input_sha(url: str, file_sha256) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def source_ranges(per_source: dict) -> list[tuple[str, int, int]]:
-    """``(source, start, end)`` id ranges of a built list, from its manifest's counts."""
-    ranges, start = [], 0
-    for name in SOURCE_ORDER:
-        if per_source.get(name):
-            ranges.append((name, start, start + per_source[name]))
-            start += per_source[name]
-    return ranges

@@ -11,13 +11,9 @@ import hashlib
 import json
 import os
 
-from curation.io import read_bytes, write_bytes_atomic, write_json_atomic
-from curation.lineage import code_version
-
-
-def manifest_url(list_url: str) -> str:
-    base = list_url[: -len(".json")] if list_url.endswith(".json") else list_url
-    return base + ".manifest.json"
+from curation.core.io import read_bytes, write_bytes_atomic, write_json_atomic
+from curation.core.lineage import code_version
+from curation.matching.metadata_io import manifest_url
 
 
 def encode_list(entries: list[str]) -> bytes:

@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from curation.text import PUNCTUATION_LIKE, spacing
+from curation.matching.text import PUNCTUATION_LIKE, spacing
 
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "dz"})
 
@@ -50,7 +50,7 @@ def iter_corpus_texts(url: str, text_column: str = "text"):
     """Texts of one corpus file: a line of ``.txt``, a field of ``.jsonl``, a column of Parquet."""
     import json
 
-    from curation.io import get_fs, read_parquet
+    from curation.core.io import get_fs, read_parquet
 
     if url.endswith(".parquet"):
         yield from (t for t in read_parquet(url)[text_column].to_pylist() if t)
@@ -68,7 +68,7 @@ def iter_corpus_texts(url: str, text_column: str = "text"):
 
 def write_counts_tsv(url: str, items) -> None:
     """Write ``(key, count)`` pairs as ``key<TAB>count`` lines, sorted by key."""
-    from curation.io import write_bytes_atomic
+    from curation.core.io import write_bytes_atomic
 
     body = "".join(f"{k}\t{v}\n" for k, v in sorted(items))
     write_bytes_atomic(url, body.encode("utf-8"))

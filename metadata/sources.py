@@ -10,8 +10,8 @@ Files may be gzip-compressed (``.gz``).
 
 from collections import Counter
 
-from curation.errors import InputError
-from curation.io import get_fs
+from curation.core.errors import InputError
+from curation.core.io import get_fs
 
 
 def _lines(url: str):
@@ -25,7 +25,7 @@ def _lines(url: str):
 
 def _files(url: str) -> list[str]:
     """A file, or the ``part-*`` files of a folder written by ``curate metadata ngrams``."""
-    from curation.io import is_dir, list_files
+    from curation.core.io import is_dir, list_files
 
     return list_files(url, (".tsv", ".tsv.gz", ".txt", ".gz")) if is_dir(url) else [url]
 
@@ -79,7 +79,7 @@ def _add_pageviews(views: Counter, url: str, project: str) -> None:
 
 def read_entry_list(url: str) -> list[str]:
     """A plain list of extra entries: one a line, or a JSON list."""
-    from curation.io import read_bytes
-    from curation.metadata_io import parse_metadata
+    from curation.core.io import read_bytes
+    from curation.matching.metadata_io import parse_metadata
 
     return parse_metadata(read_bytes(url), url)

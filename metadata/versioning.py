@@ -5,7 +5,7 @@ from collections import Counter
 
 import numpy as np
 
-from curation.text import is_cjk_or_similar
+from curation.matching.text import is_cjk_or_similar
 
 
 def list_stats(entries: list[str]) -> dict:

@@ -9,8 +9,8 @@ lemma lowercased, cut at the first ``.`` ("u.s." -> "u"), ``_`` -> `` ``.
 import re
 from collections.abc import Iterator
 
-from curation.errors import InputError
-from curation.io import exists, join, read_bytes
+from curation.core.errors import InputError
+from curation.core.io import exists, join, read_bytes
 
 POS_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 _ADJ_MARKER = re.compile(r"\((?:a|p|ip)\)$")

@@ -1,5 +1,7 @@
-"""Layering: ``curation/`` never imports pyspark or ``jobs``, and the commands that need no
-Spark (metadata stats, status, report) run where pyspark cannot be imported."""
+"""Layering, as README's "Layout" states it: ``curation/`` never imports pyspark, ``jobs`` or
+``metadata``; ``metadata/`` uses ``curation`` and never ``jobs`` or pyspark; ``jobs/`` holds the
+CLI and the Spark wiring only; and the commands that need no Spark run where pyspark cannot be
+imported."""
 
 import ast
 import json
@@ -28,13 +30,44 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_curation_never_imports_pyspark_or_jobs():
-    files = sorted((REPO / "curation").rglob("*.py"))
-    assert len(files) > 30
-    offenders = {str(f.relative_to(REPO)): sorted(m for m in imported_modules(f)
-                                                  if m.split(".")[0] in ("pyspark", "jobs"))
-                 for f in files}
-    assert {f: m for f, m in offenders.items() if m} == {}
+def offenders(folder: str, forbidden: tuple) -> dict:
+    files = sorted((REPO / folder).rglob("*.py"))
+    assert files
+    found = {str(f.relative_to(REPO)): sorted(m for m in imported_modules(f) if m.split(".")[0] in forbidden)
+             for f in files}
+    return {f: m for f, m in found.items() if m}
+
+
+def test_curation_never_imports_pyspark_jobs_or_metadata():
+    assert len(list((REPO / "curation").rglob("*.py"))) > 30
+    assert offenders("curation", ("pyspark", "jobs", "metadata")) == {}
+
+
+def test_metadata_uses_curation_but_never_jobs_or_pyspark():
+    assert offenders("metadata", ("pyspark", "jobs")) == {}
+
+
+def test_jobs_is_the_cli_and_the_spark_wiring_only():
+    # The CLI, the Spark executor and SparkSession, the Spark n-gram job, the metadata tools'
+    # command functions, the zip for --py-files, and the spark-submit entry points.
+    modules = {f.stem for f in (REPO / "jobs").glob("*.py")}
+    assert modules == {"__init__", "cli", "common", "spark", "ngrams", "metadata_cli", "package", "match", "count",
+                       "balance", "curate"}
+    assert not list((REPO / "jobs").glob("*/"))  # no subpackages
+    for shim in ("match", "count", "balance", "curate"):
+        assert imported_modules(REPO / "jobs" / f"{shim}.py") <= {"sys", "pathlib", "jobs.cli"}
+
+
+def test_curation_folders_show_the_architecture():
+    folders = {p.name for p in (REPO / "curation").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == {"core", "matching", "chain", "export", "report", "ingest", "quality", "gpu"}
+    top = {p.stem for p in (REPO / "curation").glob("*.py")}
+    assert top == {"__init__", "registry", "balancing"}  # balancing: DESIGN's public import path
+    # The core knows no stage: it imports nothing from the other folders.
+    assert offenders("curation/core", ()) == {}
+    core_imports = {m for f in (REPO / "curation" / "core").glob("*.py") for m in imported_modules(f)
+                    if m.startswith("curation.") and not m.startswith("curation.core")}
+    assert core_imports <= {"curation.chain.counting"}, core_imports
 
 
 def test_every_curation_module_imports_without_pyspark():
@@ -86,6 +119,6 @@ def test_gpu_commands_need_no_ingest_or_spark_packages():
     building the command line must not import pyspark, or ingest's readers and language id."""
     code = ("import sys\nfor m in ('pyspark', 'selectolax', 'warcio', 'fastwarc', 'isal', 'py3langid', 'protego'):\n"
             "    sys.modules[m] = None\nimport jobs.cli\njobs.cli.build_parser()\n"
-            "import jobs.gpu, curation.gpu.embed\nprint('ok')\n")
+            "import curation.gpu.run, curation.gpu.embed\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

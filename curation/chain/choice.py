@@ -1,21 +1,21 @@
 """The per-image choice as a shuffle on any executor (``--unit image``): each shard's best
 row per image goes to its image's bucket, each bucket picks the winning row of every image,
-and the winners go back to their shards' ``_choice/`` files (``curation.imageunit``)."""
+and the winners go back to their shards' ``_choice/`` files (``curation.chain.imageunit``)."""
 
 import logging
 from functools import partial
 
 import numpy as np
 
+from curation.core.errors import InputError
 from curation.core.executor import Step
-from curation.errors import InputError
-from curation.io import exists, join, read_json, read_parquet, write_json_atomic, write_parquet_atomic
+from curation.core.io import exists, join, read_json, read_parquet, write_json_atomic, write_parquet_atomic
 
 log = logging.getLogger("curate")
 
 
 def _candidates(params: dict, seed: int, buckets: int, item) -> list:
-    from curation.imageunit import shard_candidates
+    from curation.chain.imageunit import shard_candidates
 
     index, shard = item
     image_column = params.get("image_column", "key")
@@ -27,7 +27,7 @@ def _candidates(params: dict, seed: int, buckets: int, item) -> list:
 
 def _winners(index: int, pairs: list) -> list:
     """One bucket partition: the winning (shard, rows) of each bucket in it."""
-    from curation.imageunit import bucket_winners
+    from curation.chain.imageunit import bucket_winners
 
     by_bucket: dict = {}
     for bucket, piece in pairs:
@@ -37,7 +37,7 @@ def _winners(index: int, pairs: list) -> list:
 
 def _write_choices(curated_dir: str, names: list[str], index: int, pairs: list) -> list:
     """One shard partition: each shard's chosen rows written to ``_choice/``; their counts."""
-    from curation.imageunit import choice_table, choice_url
+    from curation.chain.imageunit import choice_table, choice_url
 
     by_shard: dict = {}
     for shard, rows in pairs:
@@ -54,7 +54,7 @@ def _columns_of(url: str) -> dict:
     """Column name -> type of a Parquet shard (its schema only)."""
     import pyarrow.parquet as pq
 
-    from curation.io import open_read
+    from curation.core.io import open_read
 
     with open_read(url) as f:
         return {field.name: field.type for field in pq.ParquetFile(f).schema_arrow}
@@ -82,7 +82,7 @@ def check_choice_columns(executor, stage, shards: list) -> None:
 def run_image_choice(executor, stage, shards: list) -> int:
     """Choose one alt-text per image over every shard; skipped when the choice was completed
     before. Returns the number of images."""
-    from curation.imageunit import CHOICE, COMPLETE
+    from curation.chain.imageunit import CHOICE, COMPLETE
 
     marker = join(stage.out_dir, CHOICE, COMPLETE)
     if exists(marker):

@@ -13,19 +13,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation import layout
-from curation.balancing import language_thresholds, segment_probabilities
+from curation.chain.balancing import language_thresholds, segment_probabilities
 from curation.chain.choice import run_image_choice
-from curation.config import BalanceConfig, CountConfig, MatchConfig, lineage
+from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
+from curation.chain.counting import counts_table
+from curation.chain.stages import BalanceStage, MatchStage, read_sparse_counts
+from curation.core import layout
+from curation.core.config import lineage
+from curation.core.errors import InputError
+from curation.core.io import check_output_folder, exists, join, read_json, write_json_atomic, write_parquet_atomic
 from curation.core.runner import drive
-from curation.counting import counts_table
-from curation.errors import InputError
-from curation.io import check_output_folder, exists, join, read_json, write_json_atomic, write_parquet_atomic
-from curation.metadata_io import Metadata, load_metadata
+from curation.core.shards import MANIFEST, Shard, ShardOutput, ShardStage, check_params, done_names
+from curation.matching.metadata_io import Metadata, load_metadata
+from curation.matching.variants import get_variant
 from curation.registry import REGISTRY
-from curation.shards import MANIFEST, Shard, ShardOutput, ShardStage, check_params, done_names
-from curation.stages import BalanceStage, MatchStage, read_sparse_counts
-from curation.summary import (
+from curation.report.datacard import (
     build_datacard,
     metadata_sources,
     print_summary,
@@ -33,7 +35,6 @@ from curation.summary import (
     write_datacard,
     write_entry_counts,
 )
-from curation.variants import get_variant
 
 log = logging.getLogger("curate")
 CHAIN = "_chain.json"
@@ -54,7 +55,7 @@ def match_stage(cfg: MatchConfig, metadata: Metadata) -> MatchStage:
     for per-language metadata, the language map's content."""
     params = {"metadata_sha256": metadata.sha256, **lineage(cfg)}
     if metadata.per_language:
-        from curation.langroute import load_lang_map
+        from curation.matching.langroute import load_lang_map
 
         if cfg.lang_map:
             params["lang_map"] = load_lang_map(cfg.lang_map)
@@ -232,7 +233,7 @@ def match_command(cfg: dict, executor) -> int:
 
 def count_command(cfg: dict, executor) -> int:
     if cfg["count"].overwrite:  # the counts are written anew by every run; the old ones go first
-        from curation.io import remove
+        from curation.core.io import remove
 
         for name in (layout.ENTRY_COUNTS, layout.ENTRY_COUNTS_JSON):
             remove(join(cfg["count"].out, name))
@@ -248,7 +249,7 @@ def balance_command(cfg: dict, executor) -> int:
 
 def curate_command(cfg: dict, executor) -> int:
     """Match, filters, count and balance in one run, then the summary and the report."""
-    from curation.report import write_report
+    from curation.report.page import write_report
 
     timings: dict = {}
     chained = _timed(timings, "match", run_match, executor, cfg["match"], filter_configs(cfg))

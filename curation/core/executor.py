@@ -3,7 +3,7 @@
 Every command hands its work to an ``Executor`` and never asks which one it is:
 
 - ``map(fn, items)``: ``fn(item)`` for every item, results in item order;
-- ``run_stage(stage, shards)``: ``curation.shards.run_shard`` over a stage's shards (resume
+- ``run_stage(stage, shards)``: ``curation.core.shards.run_shard`` over a stage's shards (resume
   by done markers, injected faults, retries of failed tasks, progress), with the stage's
   sparse entry counts summed into one dense vector;
 - ``shuffle(items, emit, steps)``: ``emit(item)`` yields ``(key, value)`` pairs; each
@@ -30,11 +30,11 @@ from functools import partial
 
 import numpy as np
 
+from curation.chain.counting import add_sparse
+from curation.core.faults import Faults
+from curation.core.io import using_storage
 from curation.core.progress import Progress
-from curation.counting import add_sparse
-from curation.faults import Faults
-from curation.io import using_storage
-from curation.shards import ShardResult, StageRun, raise_errors, run_shard
+from curation.core.shards import ShardResult, StageRun, raise_errors, run_shard
 
 log = logging.getLogger("curate")
 
@@ -126,7 +126,7 @@ def available_cores() -> int:
 
 # Workers come from a fork server: forked from a clean process (not from a driver that holds
 # threads and locks), and quick to start again for every pool of a long-lived process.
-_PRELOAD = ["curation.core.executor", "curation.stages", "pyarrow.parquet"]
+_PRELOAD = ["curation.core.executor", "curation.chain.stages", "pyarrow.parquet"]
 
 
 def _context():

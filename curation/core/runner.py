@@ -10,8 +10,8 @@ folder (``curation.registry``): its config, its stage, an executor, and its summ
 import json
 import sys
 
-from curation.io import check_output_folder, join, remove, write_json_atomic
-from curation.shards import ShardStage, StageRun
+from curation.core.io import check_output_folder, join, remove, write_json_atomic
+from curation.core.shards import ShardStage, StageRun
 
 
 def drive(executor, stage: ShardStage, *, overwrite: bool = False, info: dict | None = None,

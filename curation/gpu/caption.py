@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from curation.errors import InputError
-from curation.io import join, list_files, read_parquet
-from curation.shards import Shard, ShardOutput, ShardStage
+from curation.core.errors import InputError
+from curation.core.io import join, list_files, read_parquet
+from curation.core.shards import Shard, ShardOutput, ShardStage
 
 CAPTIONS_SCHEMA = pa.schema([("key", pa.string()), ("text", pa.string()), ("caption", pa.string()),
                              ("status", pa.string())])
@@ -61,10 +61,10 @@ class CaptionStage(ShardStage):
     phase = "after-balance"
     rows_key = "rows"
 
-    def __init__(self, out_dir: str, params: dict, curated: str, fetch=None, batch_size: int = 32):
+    def __init__(self, out_dir: str, params: dict, curated: str, fetch=None, batch_size: int = 32, storage=None):
         super().__init__(out_dir, params)
         # The batch size is not a parameter of the output (captions are the same for any).
-        self.curated, self.fetch, self.batch_size = curated, fetch, batch_size
+        self.curated, self.fetch, self.batch_size, self.storage = curated, fetch, batch_size, storage
 
     def plan(self) -> list[Shard]:
         return plan_captions(self.curated)
@@ -102,10 +102,11 @@ class CaptionStage(ShardStage):
         if "image" in rows.column_names:
             raw = [(b, "ok") if b else (None, "no_image") for b in rows["image"].to_pylist()]
         else:
-            from curation.fetch import Fetcher
+            from curation.export.fetch import Fetcher
+            from curation.export.policy import FetchOptions
 
             urls = rows["url"].cast(pa.string()).to_pylist() if "url" in rows.column_names else [None] * len(rows)
-            fetcher = Fetcher(self.fetch)
+            fetcher = Fetcher(self.fetch or FetchOptions(), self.storage)
             try:
                 raw = [(f.data, f.status) for f in fetcher.fetch_ordered(urls)]
             finally:
@@ -162,8 +163,8 @@ def read_imported(source: str, key_column: str, caption_column: str) -> tuple[pa
     ``duplicate_key``). A missing column, or one that is not text, stops with its file named."""
     import pyarrow.compute as pc
 
-    from curation.io import is_dir
-    from curation.pool import read_pool_shard
+    from curation.chain.pool import read_pool_shard
+    from curation.core.io import is_dir
 
     urls = list_files(source, (".parquet", ".jsonl", ".jsonl.gz")) if is_dir(source) else [source]
     if not urls:
@@ -237,7 +238,7 @@ def captions_for(captions: str, shard_names: list[str], keys: list[str]) -> dict
     came from (a shard without a caption file has none)."""
     import pyarrow.compute as pc
 
-    from curation.io import exists
+    from curation.core.io import exists
 
     found: dict = {}
     wanted = pa.array(sorted(set(keys)), pa.string())

@@ -5,11 +5,9 @@ task where Spark schedules them, the driver's process on the local executor) and
 import json
 import sys
 
-from curation import layout
-from curation.core.runner import drive
-from curation.errors import InputError
-from curation.export import export_source
-from curation.io import (
+from curation.core import layout
+from curation.core.errors import InputError
+from curation.core.io import (
     check_output_folder,
     exists,
     join,
@@ -19,6 +17,8 @@ from curation.io import (
     write_json_atomic,
     write_parquet_atomic,
 )
+from curation.core.runner import drive
+from curation.export.finish import export_source
 
 IMPORTED = "_imported.parquet"
 
@@ -56,17 +56,14 @@ def _check_model(name: str, pretrained: str | None) -> None:
 
 
 def caption_command(cfg: dict, executor) -> int:
-    from curation.config import lineage
-    from curation.fetch import FetchOptions
+    from curation.core.config import lineage
     from curation.gpu.caption import CaptionStage
 
     c = cfg["caption"]
     check_output_folder(c.out, curated=c.curated)
     source, run = export_source(c.curated, False)
-    fetch = FetchOptions(timeout_s=c.timeout, user_agent=c.user_agent, allow_local_files=c.allow_local_files,
-                         storage=executor.storage)
     _check_model(c.model, c.pretrained)
-    stage = CaptionStage(c.out, lineage(c), source, fetch, c.batch_size)
+    stage = CaptionStage(c.out, lineage(c), source, cfg["fetch"], c.batch_size, executor.storage)
     stats = drive(executor, stage, overwrite=c.overwrite, info={"curated": source}).stats
     summary = _finish(c.out, run, stats, {"model": c.model, "prompt": c.prompt})
     sys.stdout.write(json.dumps(summary) + "\n")
@@ -77,7 +74,7 @@ def import_command(cfg: dict, executor) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from curation.config import lineage
+    from curation.core.config import lineage
     from curation.gpu.caption import CaptionsImportStage, read_imported
 
     c = cfg["import"]

@@ -76,7 +76,7 @@ def keep_reasons(keys: list[str], duplicate_of: np.ndarray, similarity: np.ndarr
 
 def removed_keys(keep_list_url: str) -> frozenset:
     """Keys a keep list removes (a Parquet file, or the folder of parts `curate dedup` writes)."""
-    from curation.io import is_dir, list_files, read_parquet
+    from curation.core.io import is_dir, list_files, read_parquet
 
     if is_dir(keep_list_url):
         parts = [read_parquet(url, columns=["key", "keep"]) for url in list_files(keep_list_url, (".parquet",))]

@@ -13,10 +13,10 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from curation.core.io import join, list_files, npy_bytes
+from curation.core.layout import shard_name
+from curation.core.shards import Shard, ShardOutput, ShardStage
 from curation.gpu.tars import iter_samples
-from curation.io import join, list_files, npy_bytes
-from curation.layout import shard_name
-from curation.shards import Shard, ShardOutput, ShardStage
 
 
 def part_urls(out: str, i: int) -> dict:

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from curation.io import join, read_bytes, read_json, write_bytes_atomic, write_json_atomic
-from curation.layout import shard_name
-from curation.shards import Shard, ShardOutput, ShardStage
+from curation.core.io import join, read_bytes, read_json, write_bytes_atomic, write_json_atomic
+from curation.core.layout import shard_name
+from curation.core.shards import Shard, ShardOutput, ShardStage
 
 EXACT_UP_TO = 100_000
 
@@ -85,7 +85,7 @@ class IndexKeys:
     def take(self, positions) -> list[str]:
         import pyarrow.parquet as pq
 
-        from curation.io import open_read
+        from curation.core.io import open_read
 
         positions = [int(p) for p in positions]
         with open_read(self.url) as f:
@@ -100,7 +100,7 @@ class IndexKeys:
 def load(folder: str):
     import faiss
 
-    from curation.io import exists
+    from curation.core.io import exists
 
     if exists(join(folder, IVFDATA)):  # an on-disk index: FAISS maps its lists by file name
         index = faiss.read_index(join(folder.removeprefix("file://"), "image.index"))
@@ -196,7 +196,7 @@ def merge_parts(out: str, names: list[str], params: dict, info: dict) -> None:
     import faiss
     from faiss.contrib.ondisk import merge_ondisk
 
-    from curation.errors import InputError
+    from curation.core.errors import InputError
 
     if "://" in out and not out.startswith("file://"):
         raise InputError(f"--out {out}: an on-disk index is written to a local or mounted folder")
@@ -216,8 +216,8 @@ def write_keys(out: str, embeddings: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from curation.core.io import open_atomic, read_parquet
     from curation.gpu.semdedup import embedding_parts
-    from curation.io import open_atomic, read_parquet
 
     with open_atomic(join(out, KEYS)) as f:
         writer = pq.ParquetWriter(f, pa.schema([("key", pa.string())]))
@@ -234,8 +234,8 @@ def vector_of_key(embeddings: str, key: str) -> np.ndarray:
 
     import pyarrow.compute as pc
 
-    from curation.errors import InputError
-    from curation.io import list_files, read_parquet
+    from curation.core.errors import InputError
+    from curation.core.io import list_files, read_parquet
 
     for url in list_files(join(embeddings, "metadata"), (".parquet",)):
         keys = read_parquet(url, columns=["key"])["key"]

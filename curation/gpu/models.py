@@ -70,7 +70,7 @@ def encode_query(bundle: ModelBundle, text: str | None = None, image: str | None
         else:
             from PIL import Image, UnidentifiedImageError
 
-            from curation.errors import InputError
+            from curation.core.errors import InputError
 
             try:
                 with Image.open(image) as im:

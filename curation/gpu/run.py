@@ -8,11 +8,19 @@
 import json
 import sys
 
-from curation.config import lineage
+from curation.core.config import lineage
+from curation.core.errors import InputError
+from curation.core.io import (
+    check_output_folder,
+    exists,
+    join,
+    read_bytes,
+    remove,
+    write_bytes_atomic,
+    write_json_atomic,
+)
+from curation.core.layout import shard_name
 from curation.core.runner import drive
-from curation.errors import InputError
-from curation.io import check_output_folder, exists, join, read_bytes, remove, write_bytes_atomic, write_json_atomic
-from curation.layout import shard_name
 
 
 def _print(value) -> None:

@@ -24,10 +24,10 @@ import io
 import numpy as np
 import pyarrow as pa
 
+from curation.core.io import join, list_files, list_names, npy_bytes, parquet_rows, read_bytes, read_parquet
+from curation.core.layout import shard_name
+from curation.core.shards import Shard, ShardOutput, ShardStage
 from curation.gpu.dedup import dedup_cluster, keep_reasons
-from curation.io import join, list_files, list_names, npy_bytes, parquet_rows, read_bytes, read_parquet
-from curation.layout import shard_name
-from curation.shards import Shard, ShardOutput, ShardStage
 
 ASSIGN = "_assign"
 SAMPLE = 131_072  # k-means training vectors held by the driver ...
@@ -37,7 +37,7 @@ GROUP_TARGET = 200_000  # vectors per group of clusters (one task's memory)
 
 def embedding_parts(embeddings: str) -> list[tuple[int, str]]:
     """(part number, metadata url) of every part of an embeddings folder, in part order."""
-    from curation.errors import InputError
+    from curation.core.errors import InputError
 
     metas = list_files(join(embeddings, "metadata"), (".parquet",))
     if not metas:
@@ -97,7 +97,7 @@ def sample_vectors(embeddings: str, layout: dict, want: int, seed: int = 0, kind
 def centroids(embeddings: str, layout: dict, seed: int, assign_dir: str) -> np.ndarray:
     """The run's centroids: trained once and saved, so a resumed run assigns its remaining
     parts with the very centroids the finished ones used."""
-    from curation.io import exists, write_bytes_atomic
+    from curation.core.io import exists, write_bytes_atomic
 
     url = join(assign_dir, "centroids.npy")
     if exists(url):

@@ -4,7 +4,7 @@ import json
 import tarfile
 from collections.abc import Iterator
 
-from curation.io import get_fs
+from curation.core.io import get_fs
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif")
 
@@ -13,7 +13,7 @@ def iter_samples(url: str) -> Iterator[dict]:
     """``{"__key__", "image": bytes, "txt": str, "json": dict}`` (and ``"syn.txt"`` where the
     sample has a caption) per sample of a tar; a tar
     that cannot be read raises ``InputError`` naming it."""
-    from curation.errors import InputError
+    from curation.core.errors import InputError
 
     try:
         yield from _samples(url)

@@ -6,8 +6,8 @@ import logging
 import os
 from contextlib import contextmanager
 
-from curation.errors import InputError
-from curation.io import exists, join, list_files, list_names, read_json, write_json_atomic
+from curation.core.errors import InputError
+from curation.core.io import exists, join, list_files, list_names, read_json, write_json_atomic
 
 
 def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: str | None = None, epochs: int = 1,
@@ -38,7 +38,7 @@ def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: st
 def train(shards: str, out: str, syn_ratio: float = 0.0, **kwargs) -> dict:
     """Train; returns the run folder and its checkpoints. With ``syn_ratio``, samples train
     on their synthetic caption (``<key>.syn.txt``) with that probability, re-drawn per epoch
-    (``curation.online.CaptionMixer`` placed in open_clip's loader)."""
+    (``curation.export.online.CaptionMixer`` placed in open_clip's loader)."""
     from open_clip_train.main import main as open_clip_main
 
     from curation.gpu.models import register_configs
@@ -87,7 +87,7 @@ def _caption_mix(syn_ratio: float, seed: int):
         return
     from open_clip_train import data
 
-    from curation.online import CaptionMixer
+    from curation.export.online import CaptionMixer
 
     mixer = CaptionMixer(syn_ratio, seed)
     original_filter, original_get = data.filter_no_caption_or_no_image, data.get_wds_dataset

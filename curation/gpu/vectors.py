@@ -5,14 +5,14 @@ import io
 import numpy as np
 import pyarrow as pa
 
-from curation.io import exists, join, list_files, read_bytes, read_parquet
+from curation.core.io import exists, join, list_files, read_bytes, read_parquet
 
 
 def load_embeddings(folder: str, kind: str = "img") -> tuple[np.ndarray, pa.Table]:
     """All parts in order: unit float32 vectors and the metadata table (key, url, text, similarity)."""
     emb_dir = join(folder, f"{kind}_emb")
     if not exists(emb_dir):
-        from curation.errors import InputError
+        from curation.core.errors import InputError
 
         raise InputError(f"{emb_dir}: no embeddings (run `curate embed` first)")
     parts = sorted(int(u.rsplit("_", 1)[-1][:-4]) for u in list_files(emb_dir, (".npy",)))

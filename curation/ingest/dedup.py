@@ -14,8 +14,8 @@ shuffles carry 24- and 8-byte records, and the rows stay in their parsed files.
 import numpy as np
 import pyarrow as pa
 
-from curation import layout
-from curation.io import join, open_read, read_bytes, read_parquet, write_atomic
+from curation.core import layout
+from curation.core.io import join, open_read, read_bytes, read_parquet, write_atomic
 
 RECORD = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("index", "<i8")])
 EMPTY_POOL = pa.schema([("key", pa.string()), ("url", pa.string()), ("text", pa.string())])

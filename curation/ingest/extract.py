@@ -10,16 +10,16 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from curation import layout
-from curation.errors import InputError
+from curation.core import layout
+from curation.core.errors import InputError
+from curation.core.io import get_fs, is_dir, list_files, open_read, read_parquet
+from curation.core.shards import Shard, ShardOutput, ShardStage
 from curation.ingest import html as html_mod
 from curation.ingest.dedup import hashes_url
 from curation.ingest.langid import identify_many
 from curation.ingest.pairhash import pair_hashes
 from curation.ingest.records import FileCounts, iter_pages
 from curation.ingest.urls import PageResolver
-from curation.io import get_fs, is_dir, list_files, open_read, read_parquet
-from curation.shards import Shard, ShardOutput, ShardStage
 
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wat", ".wat.gz", ".arc", ".arc.gz")
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tsv", ".tsv.gz")

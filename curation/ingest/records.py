@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curation.io import open_read
+from curation.core.io import open_read
 
 
 @dataclass

@@ -13,13 +13,14 @@ from functools import partial
 
 import numpy as np
 
-from curation import layout
-from curation.config import IngestConfig, lineage
+from curation.core import layout
+from curation.core.config import lineage
 from curation.core.executor import Step
+from curation.core.io import check_output_folder, join, remove, write_json_atomic
 from curation.core.runner import drive
 from curation.ingest import dedup
+from curation.ingest.config import IngestConfig
 from curation.ingest.extract import IngestStage, expand_inputs
-from curation.io import check_output_folder, join, remove, write_json_atomic
 
 log = logging.getLogger("curate")
 PARSED_FORMAT = 2  # parsed shards have a .hashes file beside them

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from curation.langroute import ALIASES
+from curation.matching.langroute import ALIASES
 
 FILTERS = ("min_length", "max_length", "alpha_fraction", "repetition", "file_name", "camera_code", "url_email",
            "boilerplate", "all_caps", "stop_word")

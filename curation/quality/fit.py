@@ -16,7 +16,7 @@ import ast
 import hashlib
 import json
 
-from curation.errors import InputError
+from curation.core.errors import InputError
 from curation.quality.filters import FILTERS, evaluate, normalise_lang
 from curation.quality.lm import CharLM, perplexity
 
@@ -63,7 +63,7 @@ def read_texts(sources: str, lang: str | None = None, text_column: str = "text")
     """Texts from comma-separated files or folders: ``.txt`` (one a line), ``.po`` catalogs
     (their translations), WordNet ``data.*`` files (glosses), and pool shards (``.parquet``,
     ``.jsonl``; only rows of ``lang`` when they have a ``lang`` column). Empty texts are skipped."""
-    from curation.io import is_dir, list_files
+    from curation.core.io import is_dir, list_files
 
     texts: list[str] = []
     for source in (s.strip() for s in sources.split(",") if s.strip()):
@@ -79,13 +79,13 @@ _SUFFIXES = (".txt", ".po", ".parquet", ".jsonl", ".jsonl.gz", ".noun", ".verb",
 
 
 def _read_one(url: str, lang: str | None, text_column: str) -> list[str]:
-    from curation.io import exists, read_bytes
+    from curation.core.io import exists, read_bytes
 
     if not exists(url):
         raise InputError(f"{url}: not found")
     name = url.rsplit("/", 1)[-1]
     if name.endswith((".parquet", ".jsonl", ".jsonl.gz")):
-        from curation.pool import read_pool_shard
+        from curation.chain.pool import read_pool_shard
 
         table = read_pool_shard(url, text_column).table
         texts = table[text_column].to_pylist()

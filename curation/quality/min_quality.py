@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from curation.config import opt, require
-from curation.stages import FilterStage
+from curation.chain.stages import FilterStage
+from curation.core.config import opt, require
 
 
 @dataclass(kw_only=True)

@@ -4,9 +4,9 @@
 import json
 import sys
 
-from curation.config import lineage
+from curation.core.config import lineage
+from curation.core.io import join, write_bytes_atomic
 from curation.core.runner import run_stage_command
-from curation.io import join, write_bytes_atomic
 from curation.quality.score import load_weights, weights_digest
 from curation.quality.stage import QualityStage
 
@@ -27,8 +27,8 @@ def quality_command(cfg: dict, executor) -> int:
 
 def run_fit(cfg) -> dict:
     """Fit, write ``cfg.out`` and record it in ``manifest.json`` beside it."""
-    from curation.io import exists, read_json
-    from curation.lineage import code_version
+    from curation.core.io import exists, read_json
+    from curation.core.lineage import code_version
     from curation.quality.filters import normalise_lang
     from curation.quality.fit import digest, fit_weights, read_texts, weights_bytes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.errors import InputError
+from curation.core.errors import InputError
 from curation.quality.filters import FILTERS, evaluate, normalise_lang
 
 SHIPPED = Path(__file__).resolve().parent / "weights"
@@ -18,7 +18,7 @@ HISTOGRAM_BINS = 20
 
 def read_weights_file(url: str) -> dict:
     """``{"lang": L, "filters": {name: {"weight": w, ...}}, ...}`` as written by ``fit``."""
-    from curation.io import read_bytes
+    from curation.core.io import read_bytes
 
     try:
         body = json.loads(read_bytes(url))
@@ -30,7 +30,7 @@ def read_weights_file(url: str) -> dict:
 
 def load_weights(source: str | None = None) -> dict:
     """Language -> filter weights: the shipped ones, or a file or folder of ``<lang>.json``."""
-    from curation.io import is_dir, list_files
+    from curation.core.io import is_dir, list_files
 
     source = source or str(SHIPPED)
     urls = [u for u in list_files(source, (".json",)) if not u.endswith("manifest.json")] if is_dir(source) \

@@ -10,11 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.errors import InputError
-from curation.io import join, list_files
-from curation.pool import POOL_SUFFIXES, REJECTED_SCHEMA, read_pool_shard
+from curation.chain.pool import POOL_SUFFIXES, REJECTED_SCHEMA, read_pool_shard
+from curation.core.errors import InputError
+from curation.core.io import join, list_files
+from curation.core.shards import Shard, ShardOutput, ShardStage
 from curation.quality.score import QualityScorer, add_histograms_by_lang, histograms_by_lang
-from curation.shards import Shard, ShardOutput, ShardStage
 
 QUALITY = "quality"
 

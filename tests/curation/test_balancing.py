@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curation.balancing import (
+from curation.chain.balancing import (
     entry_probabilities,
     keep_mask,
     keep_probabilities,

@@ -7,9 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from curation import fastmatch
-from curation import fastmatch_trie as trie
-from curation.matching import AhoCorasickMatcher, Matcher
+from curation.matching import AhoCorasickMatcher, Matcher, fastmatch
+from curation.matching import fastmatch_trie as trie
 
 
 def random_trie(rng: random.Random, n_words: int, alphabet: list[int]):

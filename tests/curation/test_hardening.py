@@ -14,12 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curation import fastmatch
-from curation.errors import CurationError, InputError, LineageError
-from curation.matcher_cache import load_or_build, private_folder
-from curation.matching import Matcher
-from curation.pool import read_pool_shard
-from curation.shards import Shard, ShardOutput, ShardStage, run_shard
+from curation.chain.pool import read_pool_shard
+from curation.core.errors import CurationError, InputError, LineageError
+from curation.core.shards import Shard, ShardOutput, ShardStage, run_shard
+from curation.matching import Matcher, fastmatch
+from curation.matching.cache import load_or_build, private_folder
 
 
 def test_a_text_with_thousands_of_matches_is_sorted_and_unique():
@@ -66,7 +65,7 @@ def test_parquet_column_types(tmp_path):
 
 def read_pool_shard_from_table(tmp_path, table):
     # string_view columns come back from Parquet as strings; build the shard from memory.
-    from curation.pool import _check_text_column
+    from curation.chain.pool import _check_text_column
 
     return _check_text_column(table, "mem", "text")
 
@@ -170,7 +169,7 @@ def test_report_thumbnail_of_a_huge_image_is_skipped():
     import struct
     import zlib
 
-    from curation.report_plots import thumbnail
+    from curation.report.plots import thumbnail
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -200,8 +199,8 @@ rows = st.lists(st.dictionaries(st.sampled_from(["key", "url", "text", "lang", "
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=rows, broken=st.sampled_from(["", "{not json", "[1, 2]", "\ufeff{}"]))
 def test_hostile_pools_are_accounted_for(tmp_path, rows, broken):
+    from curation.chain.config import MatchConfig
     from curation.chain.run import match_stage
-    from curation.config import MatchConfig
     from curation.core.executor import LocalExecutor
 
     lines = [json.dumps(r) for r in rows] + ([broken] if broken else [])
@@ -210,7 +209,7 @@ def test_hostile_pools_are_accounted_for(tmp_path, rows, broken):
     jsonl(folder / "pool" / "p.jsonl", lines)
     meta = folder / "m.json"
     meta.write_text('["cat", "dog", "a"]')
-    from curation.metadata_io import load_metadata
+    from curation.matching.metadata_io import load_metadata
 
     cfg = MatchConfig(pool=str(folder / "pool"), metadata=str(meta), out=str(folder / "out"))
     stage = match_stage(cfg, load_metadata(str(meta)))

@@ -4,7 +4,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.hashing import coin, coin_hash, coins, fnv1a64, splitmix64
+from curation.core.hashing import coin, coin_hash, coins, fnv1a64, splitmix64
 
 
 def test_known_values_of_the_documented_hash():

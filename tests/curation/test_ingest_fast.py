@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation import layout
+from curation.core import layout
 from curation.ingest import dedup
 from curation.ingest.langid import identify, identify_many
 from curation.ingest.pairhash import pair_hashes, siphash13

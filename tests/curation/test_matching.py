@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation.matching import Matcher
-from curation.text import is_cjk_or_similar, spacing
-from curation.variants import get_variant
+from curation.matching.text import is_cjk_or_similar, spacing
+from curation.matching.variants import get_variant
 
 
 def reference_match(entries, text, variant):
@@ -199,7 +199,7 @@ def test_sort_unique_at_every_length_with_repeats():
 
     import numpy as np
 
-    from curation.fastmatch_kernel import RANK_SORT_MAX, sort_unique
+    from curation.matching.fastmatch_kernel import RANK_SORT_MAX, sort_unique
 
     rng = random.Random(5)
     for n in list(range(0, RANK_SORT_MAX + 3)) + [200, 1000]:

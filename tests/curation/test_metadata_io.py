@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from curation.errors import InputError
-from curation.metadata_io import load_metadata
+from curation.core.errors import InputError
+from curation.matching.metadata_io import load_metadata
 
 
 def test_json_and_text_lists(tmp_path):

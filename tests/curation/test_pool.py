@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.errors import InputError
-from curation.pool import derive_key, read_pool_shard
+from curation.chain.pool import derive_key, read_pool_shard
+from curation.core.errors import InputError
 
 
 def test_parquet_keys_are_derived_from_url_when_absent(tmp_path):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from curation.errors import InputError
+from curation.core.errors import InputError
 from curation.quality.filters import FILTERS, evaluate, normalise_lang
 from curation.quality.fit import FLOOR, fit_weights, po_translations, weights_bytes, wordnet_glosses
 from curation.quality.lm import CharLM, perplexity

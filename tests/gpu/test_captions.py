@@ -8,8 +8,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from curation.export.online import CaptionMixer
 from curation.gpu.tars import iter_samples
-from curation.online import CaptionMixer
 from jobs import cli
 from tests.gpu.test_gpu_stages import COLORS, square
 from tests.helpers import write_metadata, write_pool

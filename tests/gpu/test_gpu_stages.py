@@ -168,7 +168,7 @@ def test_embed_reader_errors_surface_and_batch_size_follows_the_device(tmp_path)
     assert auto_batch_size("cpu") == 64
     broken = tmp_path / "broken.tar"
     broken.write_bytes(b"not a tar at all" * 100)
-    from curation.errors import InputError
+    from curation.core.errors import InputError
 
     with pytest.raises(InputError, match="broken.tar: not a readable WebDataset tar"):  # from the reader thread
         embed_tar(str(broken), 0, str(tmp_path / "emb"), worker_model("tiny", None))

@@ -4,8 +4,8 @@ and count takes (this file, and one line: ``REGISTRY.register(LengthFilter)``)."
 from dataclasses import dataclass
 from typing import ClassVar
 
-from curation.config import opt
-from curation.stages import FilterStage
+from curation.chain.stages import FilterStage
+from curation.core.config import opt
 
 
 @dataclass(kw_only=True)

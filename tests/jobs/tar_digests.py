@@ -8,11 +8,11 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from curation.config import lineage as lineage_of
-from curation.config import opt
-from curation.io import join, list_files, open_read
-from curation.layout import shard_name
-from curation.shards import Shard, ShardOutput, ShardStage
+from curation.core.config import lineage as lineage_of
+from curation.core.config import opt
+from curation.core.io import join, list_files, open_read
+from curation.core.layout import shard_name
+from curation.core.shards import Shard, ShardOutput, ShardStage
 
 
 @dataclass(kw_only=True)

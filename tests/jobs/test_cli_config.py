@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from curation import config as C
+from curation.core import config as C
+from curation.export.config import ExportConfig
+from curation.ingest.config import IngestConfig
 from jobs import cli
 
 
@@ -33,9 +35,9 @@ def resolved(argv: list[str]) -> dict:
 
 def test_defaults_come_from_the_configs(tmp_path):
     cfg = resolved(["export", "--curated", "run", "--out", str(tmp_path / "tars")])
-    assert cfg["export"] == C.ExportConfig(curated=str(Path.cwd() / "run"), out=str(tmp_path / "tars"))
+    assert cfg["export"] == ExportConfig(curated=str(Path.cwd() / "run"), out=str(tmp_path / "tars"))
     assert cfg["spark"] == C.SparkConfig() and cfg["storage"] == C.StorageConfig()
-    defaults = {f.name: f.default for f in dataclasses.fields(C.IngestConfig) if f.default is not dataclasses.MISSING}
+    defaults = {f.name: f.default for f in dataclasses.fields(IngestConfig) if f.default is not dataclasses.MISSING}
     ingest = resolved(["ingest", "--input", "a.warc.gz", "--out", "pool", "--no-langid"])["ingest"]
     assert ingest.langid is False and ingest.url_column == defaults["url_column"] == "url"
 

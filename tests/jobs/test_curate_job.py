@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
 from curation.chain.run import run_balance, run_count, run_match
-from curation.config import BalanceConfig, CountConfig, MatchConfig
-from curation.errors import InputError, LineageError
+from curation.core.errors import InputError, LineageError
 from curation.matching import Matcher
 from jobs import cli
 from tests.helpers import VOCAB, make_rows, write_metadata, write_pool

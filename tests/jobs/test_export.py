@@ -16,9 +16,10 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from curation.config import ExportConfig
-from curation.export_run import run_export
-from curation.online import OnlineBalancer
+from curation.export.config import ExportConfig
+from curation.export.online import OnlineBalancer
+from curation.export.policy import FetchOptions
+from curation.export.run import run_export
 from jobs import cli
 from tests.helpers import write_metadata, write_pool
 
@@ -86,9 +87,9 @@ def test_export_from_files_and_http_records_failures(executor, tmp_path, http_ro
     ]
     run = curate(tmp_path, rows, ["dog", "red"])
     # 1.5 s: short enough for slow.png (4 s) to time out, long enough for a loaded CI machine.
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, timeout=1.5, retries=1,
-                       allow_local_files=True, allow_private_addresses=True)
-    summary = run_export(executor, cfg)
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3)
+    fetch = FetchOptions(timeout=1.5, retries=1, allow_local_files=True, allow_private_addresses=True)
+    summary = run_export(executor, cfg, fetch)
     out = tmp_path / "tars"
     assert sorted(p.name for p in out.glob("*.tar")) == ["00000.tar", "00001.tar", "00002.tar"]
     sizes = json.loads((out / "sizes.json").read_text())
@@ -114,13 +115,13 @@ def test_export_from_files_and_http_records_failures(executor, tmp_path, http_ro
 def test_rerun_skips_finished_tars_and_gives_identical_output(executor, tmp_path, http_root):
     rows = [{"key": f"k{i}", "url": f"{http_root}/{i % 3}.png", "text": f"dog number {i}"} for i in range(7)]
     run = curate(tmp_path, rows, ["dog"])
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3, allow_private_addresses=True)
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "tars"), samples_per_tar=3)
     assert cli.main(["export", "--curated", str(run / "curated"), "--out", str(tmp_path / "tars"),
                      "--samples-per-tar", "3", "--allow-private-addresses"]) == 0
     first = {p.name: p.read_bytes() for p in (tmp_path / "tars").glob("*.tar")}
     mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tars").glob("*.tar")}
     (tmp_path / "tars" / "_done" / "00001.json").unlink()
-    run_export(executor, cfg)
+    run_export(executor, cfg, FetchOptions(allow_private_addresses=True))
     again = {p.name: p.read_bytes() for p in (tmp_path / "tars").glob("*.tar")}
     assert again == first
     assert {n: p.stat().st_mtime_ns for n, p in ((p.name, p) for p in (tmp_path / "tars").glob("*.tar"))
@@ -187,7 +188,7 @@ def test_shuffled_export_is_the_same_for_any_sharding(executor, tmp_path):
         samples = list(wds.WebDataset([str(p) for p in sorted(out.glob("*.tar"))], shardshuffle=False))
         orders.append([s["__key__"] for s in samples])
     assert orders[0] == orders[1] and sorted(orders[0]) != orders[0] and len(orders[0]) == 45
-    from curation.hashing import coin
+    from curation.core.hashing import coin
 
     in_tars = [sorted(orders[0][i:i + 10], key=lambda k: coin(3, k)) for i in range(0, 45, 10)]
     assert [k for tar in in_tars for k in tar] == sorted(orders[0], key=lambda k: coin(3, k))

@@ -15,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from curation.config import ExportConfig
-from curation.export_run import run_export
-from curation.fetch import Fetcher, FetchOptions, header_opt_out
+from curation.export.config import ExportConfig
+from curation.export.fetch import Fetcher
+from curation.export.policy import FetchOptions, header_opt_out
+from curation.export.run import run_export
 from jobs import cli
 from tests.helpers import write_metadata, write_pool
 
@@ -141,7 +142,7 @@ def fleet():
 
 
 def fetch(url, **kw):
-    opts = FetchOptions(timeout_s=kw.pop("timeout_s", 3.0), allow_private_addresses=kw.pop("private", True), **kw)
+    opts = FetchOptions(timeout=kw.pop("timeout", 3.0), allow_private_addresses=kw.pop("private", True), **kw)
     fetcher = Fetcher(opts)
     try:
         return fetcher.fetch(url)
@@ -189,7 +190,7 @@ def test_retry_after_redirects_and_urls_with_spaces(fleet):
 def test_slow_drip_is_cut_at_the_deadline(fleet):
     a, _, _ = fleet
     start = time.monotonic()
-    got = fetch(f"{a.url}/drip.png", timeout_s=1.0, retries=0)
+    got = fetch(f"{a.url}/drip.png", timeout=1.0, retries=0)
     took = time.monotonic() - start
     assert got.status == "failed_to_download" and "timed out" in got.error and took < 2.5
 
@@ -251,9 +252,8 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(executor, t
     rows = [{"key": f"k{i}", "url": a.url + p, "text": f"dog {i}"} for i, p in enumerate(paths)]
     run = curate(tmp_path, rows)
     out = tmp_path / "tars"
-    cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2, allow_private_addresses=True, retries=0,
-                       breaker_failures=50)
-    summary = run_export(executor, cfg)
+    cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2)
+    summary = run_export(executor, cfg, FetchOptions(allow_private_addresses=True, retries=0, breaker_failures=50))
     got = statuses(out)
     assert got["k1"]["error_message"] == "robots" and got["k2"]["error_message"] == "x-robots-tag:noai"
     assert got["k3"]["error_message"] == "tdm-reservation" and got["k4"]["retryable"]
@@ -269,9 +269,8 @@ def test_export_records_opt_outs_funnel_and_retries_only_what_failed(executor, t
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*.tar")}
     FLAKY["fail"] = False
     flaky_hits, y_hits = a.hits.get("/flaky.png", 0), a.hits.get("/public/y.png", 0)
-    cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2, allow_private_addresses=True, retries=0,
-                       retry_failed=True)
-    summary = run_export(executor, cfg)
+    cfg = ExportConfig(curated=str(run), out=str(out), samples_per_tar=2, retry_failed=True)
+    summary = run_export(executor, cfg, FetchOptions(allow_private_addresses=True, retries=0))
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.glob("*.tar")}
     assert [n for n in sorted(before) if before[n] != after[n]] == ["00002.tar"]  # k4 sits in the third tar
     assert a.hits["/flaky.png"] == flaky_hits + 1 and a.hits.get("/public/y.png", 0) == y_hits
@@ -294,9 +293,9 @@ def test_tar_deadline_and_pixel_limit(executor, tmp_path, fleet):
     rows = [{"key": f"d{i}", "url": f"{a.url}/drip.png?{i}", "text": "dog"} for i in range(4)]
     run = curate(tmp_path, rows, name="drip")
     start = time.monotonic()
-    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "t2"), allow_private_addresses=True, timeout=30,
-                       threads=2, tar_deadline=1.5, retries=0)
-    run_export(executor, cfg)
+    cfg = ExportConfig(curated=str(run), out=str(tmp_path / "t2"))
+    run_export(executor, cfg, FetchOptions(allow_private_addresses=True, timeout=30, threads=2, tar_deadline=1.5,
+                                           retries=0))
     assert time.monotonic() - start < 15
     assert {r["status"] for r in statuses(tmp_path / "t2").values()} <= {"deadline", "failed_to_download"}
     assert "deadline" in {r["status"] for r in statuses(tmp_path / "t2").values()}

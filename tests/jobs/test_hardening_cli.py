@@ -173,8 +173,8 @@ def test_summary_on_stdout_is_clean(tmp_path, run_inputs):
 def test_s3_claims_are_exclusive(s3_server, monkeypatch):
     import s3fs
 
-    from curation.io import create_exclusive, using_storage
-    from curation.storage import StorageOptions
+    from curation.core.io import create_exclusive, using_storage
+    from curation.core.storage import StorageOptions
 
     s3fs.S3FileSystem(key="k", secret="s", endpoint_url=s3_server.endpoint).mkdir("claims")
     options = StorageOptions(endpoint_url=s3_server.endpoint, key="k", secret="s", region="us-east-1")

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from curation.config import IngestConfig
+from curation.ingest.config import IngestConfig
 from curation.ingest.run import run_ingest
 from curation.ingest.urls import url_key
 from jobs import cli

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 
-from curation.balancing import tail_proportion
+from curation.chain.balancing import tail_proportion
+from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
 from curation.chain.run import run_balance, run_count, run_match
-from curation.config import BalanceConfig, CountConfig, MatchConfig
 from curation.matching import Matcher
 from tests.helpers import write_pool
 
@@ -75,7 +75,7 @@ def test_mixed_language_pool(executor, tmp_path):
 
 
 def test_language_codes_route_to_lists():
-    from curation.langroute import LangRouter
+    from curation.matching.langroute import LangRouter
 
     router = LangRouter(["en", "ja", "zh", "pt", "he", "zh-hant"], {"chinese": "zh", "x-klingon": "en"})
     cases = {"zh": "zh", "zh-Hans": "zh", "zh_CN": "zh", "zh-Hans-CN": "zh", "ZH": "zh", "zho": "zh", "chi": "zh",

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from curation.balancing import entry_probabilities, keep_probability
-from curation.hashing import coin, coin_hash
+from curation.chain.balancing import entry_probabilities, keep_probability
+from curation.core.hashing import coin, coin_hash
 from curation.matching import Matcher
 from jobs import cli
 from tests.helpers import write_metadata, write_pool

@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
 from curation.chain.run import run_balance, run_count, run_match
-from curation.config import BalanceConfig, CountConfig, MatchConfig
-from curation.storage import StorageOptions
+from curation.core.storage import StorageOptions
 from jobs import cli
 from jobs.package import build_zip
 from tests.helpers import make_rows, write_metadata, write_pool

@@ -7,7 +7,7 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
-from curation.hashing import coin_hash
+from curation.core.hashing import coin_hash
 from jobs import cli
 from tests.helpers import write_metadata, write_pool
 from tests.jobs.test_per_image import ENTRIES, curated, image_rows

@@ -7,9 +7,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from curation.errors import CurationError
+from curation.chain.stages import BalanceStage, FilterStage
+from curation.core.errors import CurationError
 from curation.registry import REGISTRY
-from curation.stages import BalanceStage, FilterStage
 from jobs import cli
 from tests.helpers import make_rows, write_metadata, write_pool
 from tests.jobs.length_filter import LengthFilter

@@ -1,0 +1,59 @@
+"""The options of the curators' tools (``curate metadata build|stats|diff|import|ngrams``)."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from curation.core.config import opt
+
+
+@dataclass(kw_only=True)
+class MetadataBuildConfig:
+    SECTION: ClassVar[str] = "build"
+    wordnet: str | None = opt(None, "folder of WordNet 3.0 data.* files (e.g. /usr/share/wordnet)")
+    wordnet_lemmas: str = opt("head", "head: synset names as MetaCLIP takes them; all: every lemma",
+                              choices=["head", "all"])
+    unigrams: str | None = opt(None, "TSV ngram<TAB>count (file or folder of parts)")
+    bigrams: str | None = opt(None, "TSV 'a b'<TAB>count; PMI needs --unigrams too")
+    titles: str | None = opt(None, "Wikimedia page-view dump lines 'project title views bytes', or TSV")
+    title_project: str = opt("en", "page-view project to count")
+    extra: list = opt([], "extra entries (one a line, or JSON); repeatable")
+    numbers: bool = opt(True, "include the numbers 0..99")
+    budget: int = opt(500_000, "maximum entries")
+    min_unigram_count: int = opt(100, "smallest unigram count kept")
+    min_bigram_pmi: float = opt(30.0, "smallest bigram PMI kept, in bits")
+    min_title_views: int = opt(70, "smallest title page views kept")
+    lang: str = opt("en", "language of the list (no-space languages join bigrams)")
+    out: str = opt(help="output FILE.json (FILE.manifest.json is written beside it)")
+
+
+@dataclass(kw_only=True)
+class MetadataStatsConfig:
+    SECTION: ClassVar[str] = "stats"
+    file: str = opt(help="metadata list (JSON list or one entry a line)", positional=True)
+
+
+@dataclass(kw_only=True)
+class MetadataDiffConfig:
+    SECTION: ClassVar[str] = "diff"
+    old: str = opt(help="the older list", positional=True)
+    new: str = opt(help="the newer list", positional=True)
+    mapping: str | None = opt(None, "write old_id,new_id (-1: removed) as Parquet here")
+    show: int = opt(10, "how many added/removed entries to print")
+
+
+@dataclass(kw_only=True)
+class MetadataImportConfig:
+    SECTION: ClassVar[str] = "import"
+    file: str = opt(help="MetaCLIP metadata.json (a JSON list of strings)", positional=True)
+    out: str = opt(help="where to write the list (its manifest goes beside it)")
+
+
+@dataclass(kw_only=True)
+class NgramsConfig:
+    SECTION: ClassVar[str] = "ngrams"
+    corpus: str | None = opt(None, "folder of .txt/.jsonl/.parquet text shards", path=True)
+    text_column: str = opt("text", "column holding the text")
+    pageviews: str | None = opt(None, "folder of Wikimedia page-view dump files", path=True)
+    project: str = opt("en", "page-view project to count")
+    out: str = opt(help="folder for unigrams/, bigrams/, titles/", path=True)
+    partitions: int | None = opt(None, "output parts per kind (default: Spark's parallelism)")
