@@ -63,7 +63,7 @@ def _absolute_list(paths: str) -> str:
     return ",".join(p if "://" in p else os.path.abspath(p) for p in parts if p)
 
 
-def fit_command(cfg: dict) -> int:
+def fit_command(cfg: dict, executor=None) -> int:
     body = run_fit(cfg["fit"])
     sys.stdout.write(json.dumps({"lang": body["lang"], "weights": {k: v["weight"] for k, v in body["filters"].items()},
                                 "texts": body["texts"]}) + "\n")

@@ -46,14 +46,20 @@ def captioned(executor, tmp_path_factory):
 
 def test_min_quality_is_its_own_count_and_junk_never_reaches_curated(captioned):
     card = json.loads((captioned / "run" / "datacard.json").read_text())
-    assert card["low_quality_rows"] == 16 and card["min_quality"] == 0.99
-    assert card["pool_rows"] == card["matched_rows"] + card["unmatched_rows"] + card["low_quality_rows"] + \
-        card["rejected_rows"] == 64
+    # --min-quality filters the matched rows (after match, before count): the junk that matched
+    # an entry is dropped as low quality, the junk that matched nothing is unmatched.
+    assert card["min_quality"] == 0.99 and card["low_quality_rows"] > 0
+    assert card["pool_rows"] == card["matched_rows"] + card["unmatched_rows"] + card["rejected_rows"] == 64
+    assert card["matched_rows"] == card["low_quality_rows"] + card["balance_input_rows"]
     curated = pq.read_table(captioned / "run" / "curated").to_pylist()
     assert len(curated) == 48 and all(r["text"].startswith("a photo of") for r in curated)
     assert all(r["quality"] >= 0.99 for r in curated)
-    low = pq.read_table(captioned / "run" / "matched" / "_low_quality").to_pylist()
-    assert sorted(r["text"] for r in low) == sorted(junk(i) for i in range(0, 12, 3) for _ in COLORS)
+    junk_texts = {junk(i) for i in range(0, 12, 3)}
+    matched = pq.read_table(captioned / "run" / "matched").to_pylist()
+    matched_junk = [r["text"] for r in matched if r["text"] in junk_texts]
+    low = pq.read_table(captioned / "run" / "min_quality" / "_dropped").to_pylist()
+    assert sorted(r["text"] for r in low) == sorted(matched_junk) and len(low) == card["low_quality_rows"]
+    assert all(r["reason"] == "low_quality" and r["quality"] < 0.99 for r in low)
 
 
 def test_caption_writes_one_caption_per_curated_image_and_is_reproducible(captioned, tmp_path, capsys):

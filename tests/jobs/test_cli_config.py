@@ -59,3 +59,51 @@ def test_missing_required_options_are_named(caplog):
     assert "missing --embeddings" in caplog.text
     assert cli.main(["knn", "--index", "idx"]) == 2
     assert "exactly one of --text, --image, --key" in caplog.text
+
+
+def test_a_key_under_a_section_sets_that_stage_only(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("match: {overwrite: true}\nbalance: {seed: 9}\n")
+    cfg = resolved(["curate", "--config", str(config), "--pool", "p", "--metadata", "m", "--out", "o"])
+    assert (cfg["match"].overwrite, cfg["count"].overwrite, cfg["balance"].overwrite) == (True, False, False)
+    assert cfg["balance"].seed == 9
+    # A top-level key sets every section that has it; a flag too; a section beats the top level.
+    config.write_text("overwrite: true\nbalance: {overwrite: false}\n")
+    cfg = resolved(["curate", "--config", str(config), "--pool", "p", "--metadata", "m", "--out", "o"])
+    assert (cfg["match"].overwrite, cfg["count"].overwrite, cfg["balance"].overwrite) == (True, True, False)
+    cfg = resolved(["curate", "--config", str(config), "--pool", "p", "--metadata", "m", "--out", "o",
+                    "--overwrite"])
+    assert (cfg["match"].overwrite, cfg["balance"].overwrite) == (True, True)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("match: {overwrite: 'false'}\n", "section 'match': overwrite: 'false' is not true or false"),
+    ("balance: {seed: 1.7}\n", "section 'balance': seed: 1.7 is not an integer"),
+    ("spark: {master: 5}\n", "section 'spark': master: 5 is not a string"),
+    ("spark: {conf: x}\n", "section 'spark': conf: 'x' is not a mapping"),
+    ("match: {pool: [1, 2]}\n", "section 'match': pool: [1, 2] is not a string"),
+    ("match: {t: 5}\n", "section 'match': unknown option 't'"),
+    ("threads_per_host: 3\n", "unknown option 'threads_per_host'"),
+    ("t: yes\n", "t: True is not a number"),
+])
+def test_yaml_values_are_checked_by_section_and_key(tmp_path, caplog, body, message):
+    config = tmp_path / "run.yaml"
+    config.write_text(body)
+    assert cli.main(["curate", "--config", str(config), "--pool", "p", "--metadata", "m", "--out", "o"]) == 2
+    assert f"{config}: {message}" in caplog.text
+
+
+def test_a_section_overwrite_redoes_that_stage_only(tmp_path, capsys):
+    from tests.helpers import make_rows, write_metadata, write_pool
+
+    pool = write_pool(tmp_path / "pool", make_rows(120, seed=4), shards=2)
+    meta = write_metadata(tmp_path / "m.json", ["dog", "cat", "photo"])
+    base = ["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "out"), "--t", "10"]
+    assert cli.main(base) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*/*.parquet")}
+    config = tmp_path / "again.yaml"
+    config.write_text("balance: {overwrite: true, seed: 5}\n")
+    assert cli.main([*base, "--config", str(config)]) == 0
+    changed = sorted({p.parent.name for p in stamps if p.stat().st_mtime_ns != stamps[p]})
+    assert changed == ["curated"]  # matched/ was kept and resumed; balance redone with its new seed
+    assert cli.main([*base, "--seed", "6"]) == 2  # without the overwrite: refused, other lineage

@@ -161,7 +161,7 @@ def test_opt_outs_are_honoured_and_named(fleet):
     assert fetch(f"{a.url}/tdm.png").error == "tdm-reservation"
     blocked = fetch(f"{b.url}/any.png")
     assert blocked.status == "opted_out" and "complete disallow" in blocked.error
-    assert fetch(f"{a.url}/noai.png", disallowed_header_directives=("noindex",)).status == "ok"
+    assert fetch(f"{a.url}/noai.png", disallowed_header_directives="noindex").status == "ok"
     assert fetch(f"{a.url}/private/x.png", robots=False).status == "ok"
 
 
