@@ -72,6 +72,7 @@ bench: install
 	  "install Debian's openclipart-png (apt-get install openclipart-png)" >&2; exit 1; }
 	$(BIN)/pip install -q wordfreq==3.1.1
 	$(BIN)/python -m bench.run --out .bench/results.json
+	$(BIN)/python -m bench.e2e --out .bench/e2e.json
 	$(BIN)/python -m bench.matchers --out .bench/matchers.json
 	$(BIN)/python -m bench.ingest --out .bench/ingest.json
 	$(BIN)/python -m bench.quality --out .bench/quality.json

@@ -151,7 +151,7 @@ def main(argv=None) -> int:
                     help="build the index only at sizes up to this (IVF training is slow on 2 cores)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
-    ap.add_argument("--local", action="store_true", help="run the stages in one process (no Spark)")
+    ap.add_argument("--local", action="store_true", help="run the stages on the local executor (no Spark)")
     args = ap.parse_args(argv)
     result: dict = {}
     try:

@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.chain.balancing import keep_mask
 from curation.chain.counting import counts_table, matches_histogram, sparse_counts
 from curation.chain.pool import POOL_SUFFIXES, read_pool_shard
 from curation.core import layout
@@ -215,6 +214,8 @@ class BalanceStage(ChainedStage):
             keep = chosen & (coins(ids, self.seed) < keep_probabilities(rows["entry_ids"], self.p))
             stats["chosen_rows"] = int(chosen.sum())
         else:
+            from curation.chain.balancing import keep_mask  # numba: loaded where balancing runs
+
             keep = keep_mask(rows["key"], rows["entry_ids"], self.p, self.seed)
         kept = rows.filter(pa.array(keep))
         files, counts = self.rows_output(shard.name, kept)
