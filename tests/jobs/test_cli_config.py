@@ -107,3 +107,22 @@ def test_a_section_overwrite_redoes_that_stage_only(tmp_path, capsys):
     changed = sorted({p.parent.name for p in stamps if p.stat().st_mtime_ns != stamps[p]})
     assert changed == ["curated"]  # matched/ was kept and resumed; balance redone with its new seed
     assert cli.main([*base, "--seed", "6"]) == 2  # without the overwrite: refused, other lineage
+
+
+STAGE_COMMANDS = [["curate"], ["match"], ["count"], ["balance"], ["quality"], ["export"], ["ingest"], ["embed"],
+                  ["index"], ["dedup"], ["caption"], ["captions", "import"]]
+
+
+@pytest.mark.parametrize("words", STAGE_COMMANDS, ids=" ".join)
+def test_every_stage_command_takes_executor_overwrite_and_config(words, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("executor: {workers: 3}\n")
+    args = cli.build_parser().parse_args([*words, "--executor", "local", "--overwrite", "--config", str(config)])
+    name, command = cli._command(args)
+    sections = {c.SECTION for c in cli.configs_of(command)}
+    assert {"executor", "spark", "storage"} <= sections
+    top, scoped = cli.load_yaml_config(str(config), cli.configs_of(command))
+    assert (top, scoped) == ({}, {"executor": {"workers": 3}})
+    assert args.executor == "local" and args.overwrite is True
+    stage_configs = [c for c in cli.configs_of(command) if c.SECTION not in ("executor", "spark", "storage")]
+    assert any("overwrite" in {f.name for f in dataclasses.fields(c)} for c in stage_configs)
