@@ -76,11 +76,12 @@ NO_COUNTS = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 class ShardStage:
     """Base class of a per-shard stage.
 
-    Class attributes say what the stage is (they are what the stage table lists):
+    Class attributes say what the stage is (what the registry, ``curation.registry``, reads):
     ``name`` (commands, status, progress, faults, Spark UI), ``folder`` (its output folder
     under a run folder; ``""``: the folder it is given), ``rows_key`` (the stat that
-    progress and status add up). An instance knows its output folder and the parameters
-    that key its done markers; subclasses implement ``plan`` and ``process``.
+    progress and status add up), ``phase`` (where it runs in the chain). An instance knows
+    its output folder and the parameters that key its done markers; subclasses implement
+    ``plan`` and ``process``.
     """
 
     name = ""

@@ -50,7 +50,7 @@ def _own_stage(out: str) -> str | None:
 
 
 def run_status(out: str, verify: bool = False) -> dict:
-    """Status of every stage found in ``out``, in stage-table order, plus the run outputs."""
+    """Status of every stage found in ``out``, in chain order (``curation.registry``), plus the run outputs."""
     from curation.registry import REGISTRY
 
     if not is_dir(out):
