@@ -1,7 +1,7 @@
 """``curate status``: what a folder holds, stage by stage, read from the stages' manifests
 and done markers. A run folder shows its curation chain (match, filters, balance); a pool
-folder its ingest; an export or embeddings folder that stage. Every stage of the stage
-table is looked for, under its own folder name or as the folder itself."""
+folder its ingest; an export or embeddings folder that stage. Every registered stage is
+looked for, under its own folder name or as the folder itself."""
 
 from curation.core import layout
 from curation.core.errors import InputError
