@@ -86,6 +86,12 @@ class SparkConfig:
     master: str | None = opt(None, "Spark master URL (default: spark-submit's --master, else local[*])")
     conf: dict = opt({}, "Spark configuration KEY=VALUE, repeatable (e.g. --conf spark.executor.memory=4g)")
 
+    def __post_init__(self):
+        from curation.core.spark_settings import check_conf, check_master
+
+        check_master(self.master)
+        check_conf(self.conf)
+
 
 @dataclass(kw_only=True)
 class StorageConfig:

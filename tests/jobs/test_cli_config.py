@@ -126,3 +126,28 @@ def test_every_stage_command_takes_executor_overwrite_and_config(words, tmp_path
     assert args.executor == "local" and args.overwrite is True
     stage_configs = [c for c in cli.configs_of(command) if c.SECTION not in ("executor", "spark", "storage")]
     assert any("overwrite" in {f.name for f in dataclasses.fields(c)} for c in stage_configs)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--master", "bogus://x"], "--master 'bogus://x': not a Spark master URL"),
+    (["--master", "local[0]"], "--master 'local[0]': not a Spark master URL"),
+    (["--master", "local[-1]"], "--master 'local[-1]': not a Spark master URL"),
+    (["--master", "yarn"], "--master yarn: set HADOOP_CONF_DIR or YARN_CONF_DIR"),
+    (["--conf", "spark.driver.memory=abc"], "--conf spark.driver.memory=abc: not a size"),
+    (["--conf", "spark.task.cpus=0"], "--conf spark.task.cpus=0: must be an integer >= 1"),
+    (["--conf", "spark.ui.enabled=maybe"], "--conf spark.ui.enabled=maybe: must be true or false"),
+])
+def test_spark_settings_are_checked_before_a_jvm_starts(flags, message, monkeypatch, caplog):
+    monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
+    monkeypatch.delenv("YARN_CONF_DIR", raising=False)
+    assert cli.main(["match", "--pool", "p", "--metadata", "m", "--out", "o", "--executor", "spark", *flags]) == 2
+    assert message in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[2,4]", "local[*,3]",
+                                    "spark://a:7077,b:7077", "k8s://https://x:6443", "yarn"])
+def test_spark_masters_spark_accepts_are_accepted(master, monkeypatch):
+    monkeypatch.setenv("HADOOP_CONF_DIR", "/etc/hadoop")
+    cfg = resolved(["match", "--pool", "p", "--metadata", "m", "--out", "o", "--executor", "spark",
+                    "--master", master, "--conf", "spark.executor.memory=4g", "--conf", "spark.task.cpus=2"])
+    assert cfg["spark"].master == master
