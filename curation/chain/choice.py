@@ -9,7 +9,16 @@ import numpy as np
 
 from curation.core.errors import InputError
 from curation.core.executor import Step
-from curation.core.io import exists, join, read_json, read_parquet, write_json_atomic, write_parquet_atomic
+from curation.core.io import (
+    exists,
+    file_identity,
+    join,
+    read_json,
+    read_parquet,
+    remove,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 
 log = logging.getLogger("curate")
 
@@ -81,12 +90,19 @@ def check_choice_columns(executor, stage, shards: list) -> None:
 
 def run_image_choice(executor, stage, shards: list) -> int:
     """Choose one alt-text per image over every shard; skipped when the choice was completed
-    before. Returns the number of images."""
+    before over the same input files (their sizes and stamps). Returns the number of images."""
     from curation.chain.imageunit import CHOICE, COMPLETE
 
     marker = join(stage.out_dir, CHOICE, COMPLETE)
+    inputs = {shard.name: file_identity(shard.source) for shard in shards}
     if exists(marker):
-        return read_json(marker)["images"]
+        done = read_json(marker)
+        if done.get("inputs", inputs) == inputs:
+            return done["images"]
+        log.warning("%s: the matched shards changed since the choice was made; choosing again", marker)
+    # A new choice may move an image's winner between shards: every balance shard is redone.
+    remove(join(stage.out_dir, CHOICE))
+    remove(join(stage.out_dir, "_done"))
     check_choice_columns(executor, stage, shards)
     buckets = max(1, min(len(shards), 4 * executor.parallelism))
     names = [shard.name for shard in shards]
@@ -96,6 +112,6 @@ def run_image_choice(executor, stage, shards: list) -> int:
          Step(max(1, min(len(shards), buckets)), partial(_write_choices, stage.out_dir, names))],
         f"balance: one alt-text per image over {len(shards)} shards")
     images = int(sum(written))
-    write_json_atomic(marker, {"images": images, "shards": len(shards)})
+    write_json_atomic(marker, {"images": images, "shards": len(shards), "inputs": inputs})
     log.info("balance: %d images among the matched rows", images)
     return images

@@ -8,6 +8,7 @@ rows, its sparse entry counts and its stats; see ``curation.core.shards`` for th
     <run>/curated/<shard>.parquet     rows balancing keeps
 """
 
+import hashlib
 from collections import Counter
 
 import numpy as np
@@ -195,6 +196,13 @@ class BalanceStage(ChainedStage):
     def __init__(self, out_dir: str, params: dict, input_dir: str, p: np.ndarray, seed: int):
         super().__init__(out_dir, params, len(p), input_dir)
         self.p, self.seed = p, seed
+        # The probabilities follow from the whole pool's counts: a shard made with others
+        # (another or an edited pool shard anywhere) is redone, as one whose input changed.
+        self.p_sha256 = hashlib.sha256(np.ascontiguousarray(p, dtype=np.float64).tobytes()).hexdigest()
+
+    def input_identity(self, shard: Shard) -> dict | None:
+        own = super().input_identity(shard)
+        return None if own is None else {**own, "p_sha256": self.p_sha256}
 
     @property
     def per_image(self) -> bool:

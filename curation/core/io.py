@@ -179,6 +179,21 @@ def file_size(url: str) -> int | None:
         return None
 
 
+def file_identity(url: str) -> dict | None:
+    """A file's size and modification stamp (an object's ETag where the store has one): what
+    a done marker records of its input, so that an edited or replaced input is noticed.
+    None for a folder or a missing file."""
+    fs, path = get_fs(url)
+    try:
+        info = fs.info(path)
+    except (FileNotFoundError, OSError):
+        return None
+    if info.get("type") != "file":
+        return None
+    stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified")
+    return {"bytes": int(info.get("size") or 0), "stamp": str(stamp)}
+
+
 def create_exclusive(url: str, data: bytes) -> bool:
     """Create ``url`` with ``data`` only if it does not exist yet, atomically: False when it
     already existed. Local files use a hard link (which fails on an existing name), object

@@ -25,6 +25,7 @@ from curation.core.io import (
     create_exclusive,
     exists,
     file_digest,
+    file_identity,
     file_size,
     join,
     list_names,
@@ -107,6 +108,11 @@ class ShardStage:
         """The folders this stage reads, by name: its output folder may be none of them."""
         return {}
 
+    def input_identity(self, shard: Shard) -> dict | None:
+        """What the done marker records of the shard's input file (size and stamp), so that
+        a rerun redoes a shard whose input was edited or replaced; None: nothing to check."""
+        return file_identity(shard.source) if isinstance(shard.source, str) else None
+
     def summary(self, run: "StageRun") -> dict:
         """What a stage command prints and writes to ``stats_file``: shards, and each numeric
         stat added up over the shards."""
@@ -168,7 +174,8 @@ def run_shard(stage: ShardStage, shard: Shard, faults: Faults | None = None) -> 
             output = stage.process(shard)
             return ShardResult({"shard": shard.name, **output.stats}, output.counts)
         marker = stage.done_url(shard.name)
-        stats = _finished(stage, marker)
+        identity = stage.input_identity(shard)
+        stats = _finished(stage, marker, identity)
         if stats is not None:
             return stage.resumed(shard, stats)
         (faults or Faults()).before(stage.name, shard.name)
@@ -176,6 +183,7 @@ def run_shard(stage: ShardStage, shard: Shard, faults: Faults | None = None) -> 
         output = stage.process(shard)
         outputs = {_relative(stage.out_dir, url): write_atomic(url, value) for url, value in output.files.items()}
         stats = {"shard": shard.name, **output.stats, "params": stage.params, "outputs": outputs,
+                 **({"input": identity} if identity is not None else {}),
                  "seconds": round(time.monotonic() - start, 3), "worker_peak_rss_mb": peak_rss_mb()}
         write_json_atomic(marker, stats)
         return ShardResult(stats, output.counts)
@@ -205,9 +213,10 @@ def _absolute(folder: str, name: str) -> str:
     return name if "://" in name or name.startswith("/") else join(folder, name)
 
 
-def _finished(stage: ShardStage, marker: str) -> dict | None:
-    """The stats of a shard whose done marker exists and whose outputs are intact; else
-    None (it is redone). A marker made with other parameters stops the run."""
+def _finished(stage: ShardStage, marker: str, identity: dict | None = None) -> dict | None:
+    """The stats of a shard whose done marker exists, whose input is the one it was made
+    from, and whose outputs are intact; else None (it is redone). A marker made with other
+    parameters stops the run."""
     if not exists(marker):
         return None
     try:
@@ -216,6 +225,10 @@ def _finished(stage: ShardStage, marker: str) -> dict | None:
         log.warning("%s; the shard is redone", exc)
         return None
     check_params(stats.get("params", {}), stage.params, marker)
+    if identity is not None and "input" in stats and stats["input"] != identity:
+        log.warning("%s: its input changed since it was made (%s, then %s); the shard is redone", marker,
+                    stats["input"], identity)
+        return None
     bad = verify_outputs(stage.out_dir, stats)
     if bad:
         log.warning("%s: %s; the shard is redone", marker, "; ".join(bad))
