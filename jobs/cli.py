@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
 from curation.core import config as C
-from curation.core.errors import CurationError
+from curation.core.errors import CurationError, os_error_message
+from curation.core.executor import TaskFailed
 from curation.export.config import ExportConfig
 from curation.export.policy import FetchOptions
 from curation.gpu.config import (
@@ -386,6 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(name, command, resolve(name, command, args))
     except CurationError as exc:
         log.error("%s", exc)
+        return 2
+    except OSError as exc:  # an output that cannot be written (read-only, full, not a folder): named, no traceback
+        log.error("%s (nothing is lost: a rerun resumes once it can write)", os_error_message(exc))
+        return 2
+    except TaskFailed as exc:
+        if not isinstance(exc.__cause__, OSError):
+            raise
+        log.error("%s: %s (nothing is lost: a rerun resumes once it can write)", str(exc).split(";")[0],
+                  os_error_message(exc.__cause__))
         return 2
 
 

@@ -32,12 +32,8 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
 
     ``master=None`` means: the master ``spark-submit`` was given, else ``local[*]``.
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise CurationError("pyspark is not installed: this command runs on Spark (pip install -r requirements.txt, "
-                            "or `make install`); status, report and metadata stats/diff/build/import do not need it"
-                            ) from None
+    _require_pyspark()
+    from pyspark.sql import SparkSession
 
     # Executors must run the same Python as the driver (the project's virtualenv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -56,9 +52,20 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
     return spark
 
 
+def _require_pyspark() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise CurationError("pyspark is not installed: this command runs on Spark (pip install -r requirements.txt, "
+                            "or `make install`), or give --executor local; status, report and metadata "
+                            "stats/diff/build/import do not need it")
+
+
 def spark_executor(spark_cfg, app_name: str, storage=None) -> "SparkExecutor":
-    """The Spark executor of a command, from its ``spark`` config section."""
-    return SparkExecutor(get_spark(spark_cfg.master, app_name, spark_cfg.conf), storage)
+    """The Spark executor of a command, from its ``spark`` config section; its session starts
+    when the first task does (pyspark must be there from the start)."""
+    _require_pyspark()
+    return SparkExecutor(storage=storage, session=partial(get_spark, spark_cfg.master, app_name, spark_cfg.conf))
 
 
 def _under_spark_submit() -> bool:
@@ -134,10 +141,21 @@ class SparkExecutor(Executor):
 
     name = "spark"
 
-    def __init__(self, spark, storage=None):
+    def __init__(self, spark=None, storage=None, session: Callable | None = None):
         super().__init__(storage)
-        self.spark = spark
-        self.sc = spark.sparkContext
+        self._spark, self._session = spark, session
+
+    @property
+    def spark(self):
+        """The SparkSession, started on first use (a command that stops on a bad input before
+        any task never waits for a JVM)."""
+        if self._spark is None:
+            self._spark = self._session()
+        return self._spark
+
+    @property
+    def sc(self):
+        return self.spark.sparkContext
 
     @property
     def parallelism(self) -> int:

@@ -11,3 +11,10 @@ class InputError(CurationError):
 
 class LineageError(CurationError):
     """Outputs made with different metadata or parameters would be combined."""
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an IO error: the path it concerns and what the system said."""
+    where = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or str(exc)
+    return f"{where}: {what}" if where else what

@@ -151,3 +151,15 @@ def test_spark_masters_spark_accepts_are_accepted(master, monkeypatch):
     cfg = resolved(["match", "--pool", "p", "--metadata", "m", "--out", "o", "--executor", "spark",
                     "--master", master, "--conf", "spark.executor.memory=4g", "--conf", "spark.task.cpus=2"])
     assert cfg["spark"].master == master
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(tmp_path, caplog):
+    from tests.helpers import make_rows, write_metadata, write_pool
+
+    pool = write_pool(tmp_path / "pool", make_rows(30), shards=1)
+    meta = write_metadata(tmp_path / "m.json", ["dog", "cat"])
+    (tmp_path / "afile").write_text("not a folder")
+    out = tmp_path / "afile" / "run"
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(out)]) == 2
+    assert f"{tmp_path / 'afile'}" in caplog.text and "Not a directory" in caplog.text
+    assert "Traceback" not in caplog.text
