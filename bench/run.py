@@ -1,6 +1,7 @@
-"""``make bench``: matcher, count/balance and end-to-end throughput, printed and written as JSON.
+"""``make bench``: matcher, index, count/balance and huge-text numbers, printed and written as
+JSON (the whole command end to end is ``bench.e2e``).
 
-    .venv/bin/python -m bench.run [--out .bench/results.json] [--texts N] [--skip-e2e]
+    .venv/bin/python -m bench.run [--out .bench/results.json]
 
 Single-core numbers are taken with the process pinned to one CPU; the two engines run on
 the same texts in the same process, so their ratio is what counts.
@@ -119,47 +120,19 @@ def bench_long_texts(matcher, texts: pa.Array) -> dict:
     return out
 
 
-def bench_curate(paths: dict, work: Path, executor: str) -> dict:
-    """``curate curate`` as a user runs it, on two cores: ``--executor local`` (two worker
-    processes) or Spark ``local[2]``."""
-    where = ["--workers", "2"] if executor == "local" else ["--master", "local[2]", "--conf", "spark.ui.enabled=false"]
-    cmd = [str(REPO / ".venv" / "bin" / "curate"), "curate", "--pool", str(paths["pool"]), "--metadata",
-           str(paths["metadata"]), "--out", str(work), "--t", "20000", "--overwrite", "--unit", "text",
-           "--executor", executor, *where]
-    env = {**os.environ, "PYSPARK_PYTHON": str(REPO / ".venv" / "bin" / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
-    _, wall = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env))
-    card = json.loads((work / "datacard.json").read_text())
-    return {"wall_s": round(wall, 2), "stages_s": card["timings_s"], "pool_rows": card["pool_rows"],
-            "curated_rows": card["curated_rows"]}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(REPO / ".bench" / "results.json"))
-    ap.add_argument("--skip-e2e", action="store_true", help="only the single-core numbers")
     args = ap.parse_args(argv)
     os.environ.setdefault("CURATION_CACHE", str(REPO / ".bench" / "cache"))
     paths = ensure_inputs(REPO / ".bench")
     entries = json.loads(paths["metadata"].read_text(encoding="utf-8"))
     table = pq.read_table(paths["texts"])
-    texts = table["text"].combine_chunks()
     # Matcher numbers on real sentences only (WordNet's glosses): generated word sequences
     # flatter the token table. The per-language cases are in bench.matchers.
     real = table.filter(pc.equal(table["source"], "wordnet"))["text"].combine_chunks()
     results = {"inputs": describe(paths), "machine": {"cpus": os.cpu_count()}}
-    if not args.skip_e2e:
-        # Two-process runs first, while this process still may use both cores.
-        from curation.matching.cache import metadata_matcher
-        from curation.matching.metadata_io import load_metadata
-
-        metadata_matcher(load_metadata(str(paths["metadata"])), "metaclip-v2", "en")  # build the node's index once
-        local = bench_curate(paths, REPO / ".bench" / "out-local", "local")
-        spark = bench_curate(paths, REPO / ".bench" / "out-spark", "spark")
-        local_s, spark_s = sum(local["stages_s"].values()), sum(spark["stages_s"].values())
-        results["end_to_end_local2"] = {"local": local, "spark": spark,
-                                        "local_texts_per_s": round(len(texts) / local_s),
-                                        "spark_texts_per_s": round(len(texts) / spark_s),
-                                        "spark_vs_local": round(local_s / spark_s, 3)}
+    # The whole command, end to end, on both executors: bench.e2e (real texts only).
     pin_one_core()
     matcher, matched = bench_matcher(entries, real, REPO / ".bench" / "index.idx")
     results["matcher_one_core"] = matcher
