@@ -1,9 +1,10 @@
 """The options of the curators' tools (``curate metadata build|stats|diff|import|ngrams``)."""
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from curation.core.config import opt
+from curation.core.config import at_least, opt, require
 
 
 @dataclass(kw_only=True)
@@ -24,6 +25,15 @@ class MetadataBuildConfig:
     min_title_views: int = opt(70, "smallest title page views kept")
     lang: str = opt("en", "language of the list (no-space languages join bigrams)")
     out: str = opt(help="output FILE.json (FILE.manifest.json is written beside it)")
+
+    def __post_init__(self):
+        require(not (self.bigrams and not self.unigrams), "bigrams", self.bigrams,
+                "needs --unigrams too (a bigram's PMI is taken against the unigram counts)")
+        at_least(self.budget, 1, "budget")
+        require(isinstance(self.min_bigram_pmi, (int, float)) and math.isfinite(self.min_bigram_pmi),
+                "min_bigram_pmi", self.min_bigram_pmi, "must be a finite number")
+        at_least(self.min_unigram_count, 0, "min_unigram_count")
+        at_least(self.min_title_views, 0, "min_title_views")
 
 
 @dataclass(kw_only=True)

@@ -86,6 +86,10 @@ def run_match(executor, cfg: MatchConfig, filters: dict | None = None) -> ChainR
     get_variant(cfg.variant)  # fail on the driver, before any task starts
     check_output_folder(cfg.out, pool=cfg.pool)
     metadata = load_metadata(cfg.metadata)
+    if metadata.duplicates:
+        log.warning("%s: %d entries are listed more than once (%s); each copy keeps its id, matches and counts "
+                    "(the data card records them)", metadata.source, len(metadata.duplicates),
+                    ", ".join(repr(e) for e in sorted(metadata.duplicates)[:5]))
     stage = match_stage(cfg, metadata)
     chain = filter_chain(stage, cfg.out, len(metadata), filters or {})
     run = drive(executor, stage, overwrite=cfg.overwrite,

@@ -17,6 +17,7 @@ TOKEN = "metaclip-curation"
 DEFAULT_USER_AGENT = f"{TOKEN}/{__version__} (image/alt-text curation for CLIP training; honours robots.txt, noai)"
 
 
+DAY = 86_400  # seconds
 DEFAULT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex")
 
 
@@ -56,6 +57,9 @@ class FetchOptions:
 
     def __post_init__(self):
         finite_positive(self.timeout, "timeout")
+        # A deadline is a timestamp: past a day (or a week for a tar) it is a mistake, and
+        # past ~1e11 s it overflows the platform's time_t.
+        require(self.timeout <= DAY, "timeout", self.timeout, f"must be at most {DAY} seconds")
         at_least(self.retries, 0, "retries")
         at_least(self.max_bytes, 1, "max_bytes")
         at_least(self.threads, 1, "threads")
@@ -64,10 +68,13 @@ class FetchOptions:
                 and math.isfinite(self.per_host_rate), "per_host_rate", self.per_host_rate,
                 "must be a finite number >= 0")
         at_least(self.max_redirects, 0, "max_redirects")
-        require(self.max_retry_after >= 0, "max_retry_after", self.max_retry_after, "must be >= 0")
+        require(isinstance(self.max_retry_after, (int, float)) and 0 <= self.max_retry_after <= DAY,
+                "max_retry_after", self.max_retry_after, f"must be in [0, {DAY}] seconds")
         at_least(self.breaker_failures, 1, "breaker_failures")
         if self.tar_deadline is not None:
             finite_positive(self.tar_deadline, "tar_deadline")
+            require(self.tar_deadline <= 7 * DAY, "tar_deadline", self.tar_deadline,
+                    f"must be at most {7 * DAY} seconds")
 
     @property
     def directives(self) -> tuple[str, ...]:

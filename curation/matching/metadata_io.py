@@ -9,6 +9,7 @@ metadata: its lists are concatenated in sorted language order into one id space,
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from curation.core.errors import InputError
 from curation.core.io import is_dir, list_files, read_bytes
@@ -32,6 +33,19 @@ class Metadata:
     def per_language(self) -> bool:
         return list(self.segments) != [SINGLE]
 
+    @cached_property
+    def duplicates(self) -> dict:
+        """Entries listed more than once within one language's list, with their counts.
+        They keep their ids (positions are the identity), so each copy matches and counts."""
+        found: dict = {}
+        for start, end in self.segments.values():
+            seen: set = set()
+            for entry in self.entries[start:end]:
+                if entry in seen:
+                    found[entry] = found.get(entry, 1) + 1
+                seen.add(entry)
+        return found
+
     def entry_langs(self) -> list[str]:
         """The language of each entry id."""
         out = [SINGLE] * len(self.entries)
@@ -46,8 +60,17 @@ def load_metadata(url: str) -> Metadata:
     if is_dir(url):
         return _load_folder(url)
     data = read_bytes(url)
-    entries = parse_metadata(data, url)
+    entries = _matchable(parse_metadata(data, url), url)
     return Metadata(entries, hashlib.sha256(data).hexdigest(), url, {SINGLE: (0, len(entries))})
+
+
+def _matchable(entries: list[str], name: str) -> list[str]:
+    """Refuse an empty entry: padded, it is two spaces, which nearly every text holds."""
+    for index, entry in enumerate(entries):
+        if not entry.strip():
+            raise InputError(f"metadata {name}: entry {index} (line {index + 1} of a text list) is empty or blank; "
+                             "it would match nearly every text: remove it")
+    return entries
 
 
 def _load_folder(url: str) -> Metadata:
@@ -59,7 +82,7 @@ def _load_folder(url: str) -> Metadata:
     for file in files:
         lang = file.rsplit("/", 1)[-1][: -len(".json")]
         data = read_bytes(file)
-        lang_entries = parse_metadata(data, file)
+        lang_entries = _matchable(parse_metadata(data, file), file)
         segments[lang] = (len(entries), len(entries) + len(lang_entries))
         entries.extend(lang_entries)
         digest.update(f"{lang} {hashlib.sha256(data).hexdigest()}\n".encode())
@@ -69,7 +92,7 @@ def _load_folder(url: str) -> Metadata:
 def parse_metadata(data: bytes, name: str) -> list[str]:
     """Parse metadata bytes; ``name`` (the file) is used in error messages."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark is no part of the first entry
     except UnicodeDecodeError as exc:
         raise InputError(f"metadata {name}: not UTF-8 ({exc})") from None
     if name.endswith(".json") or text.lstrip().startswith("["):
