@@ -90,6 +90,9 @@ def run_match(executor, cfg: MatchConfig, filters: dict | None = None) -> ChainR
         log.warning("%s: %d entries are listed more than once (%s); each copy keeps its id, matches and counts "
                     "(the data card records them)", metadata.source, len(metadata.duplicates),
                     ", ".join(repr(e) for e in sorted(metadata.duplicates)[:5]))
+    if metadata.blank_entries:
+        log.warning("%s: entries %s are empty or blank; each matches nearly every text (the data card records "
+                    "them)", metadata.source, metadata.blank_entries[:10])
     stage = match_stage(cfg, metadata)
     chain = filter_chain(stage, cfg.out, len(metadata), filters or {})
     run = drive(executor, stage, overwrite=cfg.overwrite,

@@ -34,6 +34,11 @@ class Metadata:
         return list(self.segments) != [SINGLE]
 
     @cached_property
+    def blank_entries(self) -> list[int]:
+        """Ids of empty or blank entries (a JSON list may hold them): each matches nearly every text."""
+        return [i for i, entry in enumerate(self.entries) if not entry.strip()]
+
+    @cached_property
     def duplicates(self) -> dict:
         """Entries listed more than once within one language's list, with their counts.
         They keep their ids (positions are the identity), so each copy matches and counts."""
@@ -60,16 +65,20 @@ def load_metadata(url: str) -> Metadata:
     if is_dir(url):
         return _load_folder(url)
     data = read_bytes(url)
-    entries = _matchable(parse_metadata(data, url), url)
+    entries = parse_metadata(data, url)
+    if not (url.endswith(".json") or _is_json_text(data)):
+        entries = _matchable(entries, url)
     return Metadata(entries, hashlib.sha256(data).hexdigest(), url, {SINGLE: (0, len(entries))})
 
 
 def _matchable(entries: list[str], name: str) -> list[str]:
-    """Refuse an empty entry: padded, it is two spaces, which nearly every text holds."""
+    """Refuse an empty line of a text list: padded, an empty entry is two spaces, which nearly
+    every text holds, and in a text file it is an accident. (A JSON list says so explicitly,
+    as MetaCLIP's lists are written: its blank entries are kept, warned about and recorded.)"""
     for index, entry in enumerate(entries):
         if not entry.strip():
-            raise InputError(f"metadata {name}: entry {index} (line {index + 1} of a text list) is empty or blank; "
-                             "it would match nearly every text: remove it")
+            raise InputError(f"metadata {name}: line {index + 1} is empty or blank; as an entry it would match "
+                             "nearly every text: remove it")
     return entries
 
 
@@ -82,7 +91,7 @@ def _load_folder(url: str) -> Metadata:
     for file in files:
         lang = file.rsplit("/", 1)[-1][: -len(".json")]
         data = read_bytes(file)
-        lang_entries = _matchable(parse_metadata(data, file), file)
+        lang_entries = parse_metadata(data, file)
         segments[lang] = (len(entries), len(entries) + len(lang_entries))
         entries.extend(lang_entries)
         digest.update(f"{lang} {hashlib.sha256(data).hexdigest()}\n".encode())
@@ -95,13 +104,17 @@ def parse_metadata(data: bytes, name: str) -> list[str]:
         text = data.decode("utf-8-sig")  # a byte-order mark is no part of the first entry
     except UnicodeDecodeError as exc:
         raise InputError(f"metadata {name}: not UTF-8 ({exc})") from None
-    if name.endswith(".json") or text.lstrip().startswith("["):
+    if name.endswith(".json") or _is_json_text(data):
         return _parse_json_list(text, name)
     # One entry a line; a final newline does not make an extra empty entry.
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _is_json_text(data: bytes) -> bool:
+    return data.decode("utf-8-sig", errors="replace").lstrip().startswith("[")
 
 
 def _parse_json_list(text: str, name: str) -> list[str]:

@@ -104,6 +104,8 @@ def build_datacard(*, metadata, thresholds: dict, counts: np.ndarray, kept_count
         card["unrouted_langs"] = dict(sorted(unrouted.items(), key=lambda kv: (-kv[1], kv[0])))
     if sources:
         card["sources"] = source_rows(sources, counts, kept_counts)
+    if metadata.blank_entries:
+        card["metadata_blank_entries"] = metadata.blank_entries[:100]
     if metadata.duplicates:
         card["metadata_duplicates"] = {"entries": len(metadata.duplicates),
                                        "examples": sorted(metadata.duplicates)[:10]}

@@ -36,13 +36,21 @@ def test_a_metadata_file_with_a_bom_matches_its_first_entry(tmp_path, pool):
     assert [e["entry"] for e in card["top_entries"]][:1] == ["dog"] and card["top_entries"][0]["count"] > 0
 
 
-@pytest.mark.parametrize("body", ["dog\n\ncat\n", '["dog", "", "cat"]', '["dog", "   "]'])
-def test_an_empty_metadata_entry_is_refused(tmp_path, pool, caplog, body):
-    meta = tmp_path / ("m.json" if body.startswith("[") else "m.txt")
+@pytest.mark.parametrize("body", ["dog\n\ncat\n", "dog\n   \n"])
+def test_an_empty_line_of_a_text_list_is_refused(tmp_path, pool, caplog, body):
+    meta = tmp_path / "m.txt"
     meta.write_text(body)
     assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "o")]) == 2
-    assert f"metadata {meta}: entry 1" in caplog.text and "would match nearly every text" in caplog.text
+    assert f"metadata {meta}: line 2 is empty or blank" in caplog.text
     assert not (tmp_path / "o" / "matched").exists()
+
+
+def test_a_blank_entry_of_a_json_list_is_kept_warned_about_and_recorded(tmp_path, pool, caplog):
+    meta = write_metadata(tmp_path / "m.json", ["dog", "", "cat"])  # MetaCLIP's lists are JSON: kept as given
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "o"),
+                     "--t", "5"]) == 0
+    assert "entries [1] are empty or blank" in caplog.text
+    assert json.loads((tmp_path / "o" / "datacard.json").read_text())["metadata_blank_entries"] == [1]
 
 
 def test_duplicate_metadata_entries_are_warned_about_and_recorded(tmp_path, pool, caplog):
