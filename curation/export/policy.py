@@ -60,6 +60,10 @@ class FetchOptions:
         # A deadline is a timestamp: past a day (or a week for a tar) it is a mistake, and
         # past ~1e11 s it overflows the platform's time_t.
         require(self.timeout <= DAY, "timeout", self.timeout, f"must be at most {DAY} seconds")
+        # A header value with a line break would inject headers into every request.
+        require(isinstance(self.user_agent, str) and self.user_agent.strip() != ""
+                and not any(c in self.user_agent for c in "\r\n\x00"), "user_agent", self.user_agent,
+                "must be one non-empty line")
         at_least(self.retries, 0, "retries")
         at_least(self.max_bytes, 1, "max_bytes")
         at_least(self.threads, 1, "threads")

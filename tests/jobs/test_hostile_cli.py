@@ -21,6 +21,7 @@ def pool(tmp_path):
     (["metadata", "build", "--min-bigram-pmi", "nan", "--out", "o.json"], "--min-bigram-pmi nan: must be a finite"),
     (["export", "--curated", "run", "--out", "tars", "--timeout", "1e300"], "--timeout 1e+300: must be at most"),
     (["export", "--curated", "run", "--out", "tars", "--tar-deadline", "1e12"], "--tar-deadline 1000000000000.0"),
+    (["export", "--curated", "run", "--out", "tars", "--user-agent", "bot\r\nX-Evil: 1"], "one non-empty line"),
 ])
 def test_bad_values_are_refused_by_their_config(args, message, caplog):
     assert cli.main(args) == 2
