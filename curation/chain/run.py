@@ -231,6 +231,12 @@ def filter_configs(cfg: dict) -> dict:
     return {f.name: cfg[f.Config.SECTION] for f in REGISTRY.filters() if f.Config and f.Config.SECTION in cfg}
 
 
+def _seconds(fn, *args) -> float:
+    start = time.monotonic()
+    fn(*args)
+    return round(time.monotonic() - start, 3)
+
+
 def _timed(timings: dict, name: str, fn, *args, **kwargs):
     start = time.monotonic()
     result = fn(*args, **kwargs)
@@ -271,9 +277,10 @@ def curate_command(cfg: dict, executor) -> int:
     # a second of encoding) are written beside it, and are complete before the data card.
     with ThreadPoolExecutor(1) as side:
         # The thread runs in a copy of this context: the storage options scoped here apply there.
-        counted = side.submit(contextvars.copy_context().run, _timed, timings, "count", run_count, executor,
-                              cfg["count"], chained)
-        card = run_balance(executor, cfg["balance"], timings, chained, before_card=counted.result)
+        # It returns its seconds rather than writing them into ``timings``, which balance reads.
+        counted = side.submit(contextvars.copy_context().run, _seconds, run_count, executor, cfg["count"], chained)
+        card = run_balance(executor, cfg["balance"], timings, chained,
+                           before_card=lambda: timings.update(count=counted.result()))
     print_summary(card, cfg["balance"].out, sys.stdout)
     sys.stdout.write(f"report         {write_report(cfg['balance'].out)}\n")
     return 0

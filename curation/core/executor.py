@@ -203,7 +203,7 @@ class LocalExecutor(Executor):
         task = partial(in_storage, self.storage, fn)
         if inline or len(items) <= 1 or self.workers == 1:
             for index, item in enumerate(items):
-                collect(index, self._inline(task, item, description))
+                collect(index, self._inline(task, item, description, index))
             return
         attempts = [0] * len(items)
         pending = {self._submit(task, item): index for index, item in enumerate(items)}
@@ -227,12 +227,12 @@ class LocalExecutor(Executor):
                 future.cancel()
             raise
 
-    def _inline(self, task: Callable, item, description: str):
+    def _inline(self, task: Callable, item, description: str, index: int):
         for attempt in range(1, self.retries + 2):
             try:
                 return task(item)
             except Exception as exc:  # noqa: BLE001 - retried, then raised
-                self._give_up_after(attempt, exc, description, 0)
+                self._give_up_after(attempt, exc, description, index)
 
     def _give_up_after(self, attempts: int, exc: BaseException, description: str, index: int) -> None:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -71,6 +71,7 @@ class ShardResult:
     lineage_error: bool = False
 
 
+_NOT_SUMMED = ("seconds", "worker_peak_rss_mb")  # per-task measures, not amounts
 NO_COUNTS = (np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
@@ -119,9 +120,8 @@ class ShardStage:
         total: dict = {"shards": len(run.results), "shards_done_now": sum(not r.skipped for r in run.results)}
         for stats in run.stats:
             for key, value in stats.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in ("seconds",):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in _NOT_SUMMED:
                     total[key] = total.get(key, 0) + value
-        total.pop("worker_peak_rss_mb", None)
         return total
 
     def resumed(self, shard: Shard, stats: dict) -> ShardResult:

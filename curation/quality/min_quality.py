@@ -5,6 +5,7 @@ the row's own ``quality`` column where it has one (its nulls scored here), else 
 here with the shipped or given weights."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import pyarrow as pa
@@ -48,10 +49,17 @@ class MinQualityFilter(FilterStage):
         return {"quality_weights_sha256": weights_digest(load_weights(config.quality_weights))}
 
     def decide(self, table: pa.Table, where: str) -> tuple[pa.Table, list, dict]:
-        from curation.quality.score import load_weights
         from curation.quality.stage import scored_quality
 
         scored, scores, histograms = scored_quality(table, self.params["text_column"],
-                                                    load_weights(self.config.quality_weights), where)
+                                                    _weights(self.config.quality_weights), where)
         reasons = [None if s >= self.config.min_quality else "low_quality" for s in scores.tolist()]
         return scored, reasons, {"quality_histograms": histograms}
+
+
+@lru_cache(maxsize=4)
+def _weights(source: str | None) -> dict:
+    """The weights of a worker, read once for all the shards it filters."""
+    from curation.quality.score import load_weights
+
+    return load_weights(source)
