@@ -88,15 +88,15 @@ bench-scale: install
 bench-gpu: install
 	$(BIN)/python -m bench.gpu --out .bench/gpu.json
 
-# Refit the shipped quality weights (curation/quality/weights/, with manifest.json): English
-# against WordNet's glosses, de/fr/es against Django's .po catalogs; the alt-texts weighed are
-# the sample pool and the file names of Debian's openclipart-png.
+# Refit the shipped quality weights (curation/quality/weights/, with manifest.json): descriptive
+# text (English: WordNet's glosses and lemmas; others: Django's .po catalogs) against the junk
+# families of curation.quality.junk. bench.quality_eval measures them on held-out sources.
+QUALITY_LANGS := de fr es it ja ko ru th zh
 quality-weights: install
 	@test -f $(WORDNET)/data.noun || { echo "error: $(WORDNET)/data.noun missing;" \
 	  "install WordNet 3.0 (Debian: apt-get install wordnet-base) or set WORDNET=DIR" >&2; exit 1; }
-	$(BIN)/python sample/make_quality_inputs.py build/quality de fr es
-	$(BIN)/curate quality fit --reference $(WORDNET)/data.noun --lang en \
-	  --texts sample/pool,build/quality/openclipart-names.txt --out curation/quality/weights/en.json
-	for l in de fr es; do $(BIN)/curate quality fit --reference build/quality/django-$$l --lang $$l \
-	  --texts sample/pool,build/quality/openclipart-names.txt --texts-all-langs \
+	$(BIN)/python sample/make_quality_inputs.py build/quality $(QUALITY_LANGS)
+	$(BIN)/curate quality fit --reference $(WORDNET)/data.noun,$(WORDNET)/index.noun --lang en \
+	  --out curation/quality/weights/en.json
+	for l in $(QUALITY_LANGS); do $(BIN)/curate quality fit --reference build/quality/django-$$l --lang $$l \
 	  --out curation/quality/weights/$$l.json || exit 1; done

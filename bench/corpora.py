@@ -15,7 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / ".bench" / "corpora"
 WHEELS = {"django": "django==5.2.19",  # the last series that installs on Python 3.11
-          "sphinx": "sphinx==8.1.3", "pythainlp": "pythainlp==5.4.0"}
+          "sphinx": "sphinx==8.1.3", "pythainlp": "pythainlp==5.4.0",
+          "clip_benchmark": "clip-benchmark==1.6.2"}  # class names and prompts in many languages
 _PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdifr%]|\{[^}]*\}")
 
 

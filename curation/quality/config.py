@@ -21,18 +21,19 @@ class QualityConfig:
 
 @dataclass(kw_only=True)
 class QualityFitConfig:
-    """Fit one language's filter weights against a reference language model."""
+    """Fit one language's filter weights on descriptive text against junk."""
 
     SECTION: ClassVar[str] = "fit"
-    reference: str = opt(help="good text of the language, comma-separated files or folders: .txt (a text a "
-                              "line), .po catalogs, WordNet data.* files, pool shards")
+    reference: str = opt(help="descriptive text of the language, comma-separated files or folders: .txt (a "
+                              "text a line), .po catalogs, WordNet data.* (glosses) and index.* (lemmas) files, "
+                              "pool shards")
     lang: str = opt(help="language of the weights (ISO 639-1, e.g. en)")
     out: str = opt(help="weights file to write (<lang>.json); manifest.json beside it records its provenance")
-    texts: str | None = opt(None, "alt-texts to weigh the filters on (pool shards, .txt): rows of --lang, "
-                                  "with the reference's held-out half")
-    texts_all_langs: bool = opt(False, "take every row of the --texts pools, whatever its lang (file names, camera "
-                                       "codes and web boilerplate are mostly language-neutral)")
-    order: int = opt(4, "character n-gram order of the reference model")
+    junk: str | None = opt(None, "junk alt-texts, comma-separated files or folders (as --reference); default: "
+                                 "the families of curation.quality.junk, generated from a fixed seed")
+    junk_per_family: int = opt(2000, "generated junk texts per family (without --junk)")
+    order: int = opt(4, "character n-gram order of the reference model (the paper's perplexity drop, recorded)")
 
     def __post_init__(self):
         at_least(self.order, 1, "order")
+        at_least(self.junk_per_family, 1, "junk_per_family")

@@ -30,15 +30,15 @@ def run_fit(cfg) -> dict:
     from curation.core.io import exists, read_json
     from curation.core.lineage import code_version
     from curation.quality.filters import normalise_lang
-    from curation.quality.fit import digest, fit_weights, read_texts, weights_bytes
+    from curation.quality.fit import JUNK_SEED, digest, fit_weights, generated_junk, read_texts, weights_bytes
 
     lang = normalise_lang(cfg.lang)
     reference = read_texts(_absolute_list(cfg.reference), lang)
-    texts = read_texts(_absolute_list(cfg.texts), None if cfg.texts_all_langs else lang) if cfg.texts else []
-    body = fit_weights(reference, texts, lang, cfg.order)
+    junk = read_texts(_absolute_list(cfg.junk)) if cfg.junk else generated_junk(lang, cfg.junk_per_family)
+    body = fit_weights(reference, junk, lang, cfg.order)
     body["inputs"] = {"reference": cfg.reference, "reference_sha256": digest(reference),
-                      "texts": cfg.texts, "texts_all_langs": cfg.texts_all_langs, "texts_sha256": digest(texts),
-                      "alt_texts": len(texts)}
+                      "junk": cfg.junk or f"curation.quality.junk, seed {JUNK_SEED}, {cfg.junk_per_family} a family",
+                      "junk_sha256": digest(junk)}
     data = weights_bytes(body)
     write_bytes_atomic(_absolute_list(cfg.out), data)
     import hashlib
@@ -48,8 +48,9 @@ def run_fit(cfg) -> dict:
     manifest = read_json(manifest_url) if exists(manifest_url) else {}
     manifest[name] = {"lang": lang, "sha256": hashlib.sha256(data).hexdigest(), "order": cfg.order,
                       **body["inputs"], "code_version": code_version(),
-                      "method": "arXiv 2405.01582: weight = relative perplexity drop of a character n-gram "
-                                "reference model when a filter's failures are removed"}
+                      "method": "weight = P(junk | the filter fails), descriptive and junk halves equally likely; "
+                                "score = product of (1 - weight) over the failed filters (curation.quality.fit); "
+                                "perplexity_drop = arXiv 2405.01582's weight, recorded"}
     write_bytes_atomic(manifest_url, (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False)
                                       + "\n").encode())
     return body
@@ -66,5 +67,5 @@ def _absolute_list(paths: str) -> str:
 def fit_command(cfg: dict, executor=None) -> int:
     body = run_fit(cfg["fit"])
     sys.stdout.write(json.dumps({"lang": body["lang"], "weights": {k: v["weight"] for k, v in body["filters"].items()},
-                                "texts": body["texts"]}) + "\n")
+                                "reference_texts": body["reference_texts"], "junk_texts": body["junk_texts"]}) + "\n")
     return 0

@@ -1,7 +1,21 @@
-"""The quality score of an alt-text: the weighted share of the filters it passes,
-``sum(w[f] * pass[f]) / sum(w[f])`` over the filters that apply to it (``None`` verdicts are
-left out), in [0, 1]; an empty (or blank) alt-text scores 0. Weights are per language; a
-language without its own file uses the ``en`` weights with its own phrase and stop-word rules."""
+"""The quality score of an alt-text: the product, over the filters it fails, of one minus the
+filter's weight, ``prod(1 - w[f] for f failed)``, in [0, 1]. A text that fails nothing scores
+1; an empty (or blank) alt-text scores 0.
+
+A weight is the probability that a text failing that filter is junk (``curation.quality.fit``),
+so the score is the chance that no detector is right about the text, each detector taken as
+independent evidence (a noisy-OR). Why a product, where the paper (arXiv 2405.01582) takes the
+weighted share of the filters passed: with a share, a text that fails one confident detector
+still scores ``1 - w/sum(w)``, high whenever the other filters pass, so "click here" (which
+passes length, letters, case, ...) outscored a noun phrase that failed one noisy filter. With
+a product one confident detector cannot be outvoted, and filters that do not fire cost nothing.
+
+Weights are per language; a language without its own file uses the ``en`` weights with its
+own phrase lists.
+
+    QualityScorer().score("Image 6")        -> 0.0004...  (placeholder)
+    QualityScorer().score("golden retriever puppy on a blue blanket") -> 1.0
+"""
 
 import json
 from pathlib import Path
@@ -14,6 +28,9 @@ from curation.quality.filters import FILTERS, evaluate, normalise_lang
 SHIPPED = Path(__file__).resolve().parent / "weights"
 FALLBACK = "en"
 HISTOGRAM_BINS = 20
+# The documented threshold of --min-quality: a text goes when one filter whose weight is over
+# one half (a detector more often right than wrong) fails it.
+DEFAULT_THRESHOLD = 0.5
 
 
 def read_weights_file(url: str) -> dict:
@@ -22,10 +39,21 @@ def read_weights_file(url: str) -> dict:
 
     try:
         body = json.loads(read_bytes(url))
-        weights = {name: float(body["filters"][name]["weight"]) for name in FILTERS}
-        return {"lang": str(body["lang"]), "weights": weights}
+        filters, lang = body["filters"], str(body["lang"])
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{url}: not a quality weights file from `curate quality fit` ({exc!r})") from None
+    missing = [name for name in FILTERS if not isinstance(filters, dict) or name not in filters]
+    if missing:
+        raise InputError(f"{url}: a quality weights file for other filters (no {', '.join(missing)}); "
+                         f"refit it with `curate quality fit`")
+    try:
+        weights = {name: float(filters[name]["weight"]) for name in FILTERS}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{url}: not a quality weights file from `curate quality fit` ({exc!r})") from None
+    bad = [name for name, w in weights.items() if not 0.0 <= w <= 1.0]
+    if bad:
+        raise InputError(f"{url}: weights must lie in [0, 1] ({', '.join(f'{n}={weights[n]}' for n in bad)})")
+    return {"lang": lang, "weights": weights}
 
 
 def load_weights(source: str | None = None) -> dict:
@@ -55,7 +83,8 @@ class QualityScorer:
 
     def __init__(self, weights: dict | None = None):
         self.weights = weights if weights is not None else load_weights()
-        self._vectors = {lang: np.array([w[f] for f in FILTERS], np.float64) for lang, w in self.weights.items()}
+        # What a failed filter multiplies the score by.
+        self._vectors = {lang: [1.0 - w[f] for f in FILTERS] for lang, w in self.weights.items()}
         self._fallback = self._vectors.get(FALLBACK, next(iter(self._vectors.values())))
 
     def score(self, text: str, lang=None) -> float:
@@ -63,12 +92,11 @@ class QualityScorer:
             return 0.0  # nothing describes the image: no filter has anything to pass
         code = normalise_lang(lang) or FALLBACK
         w = self._vectors.get(code, self._fallback)
-        total = passed = 0.0
-        for weight, verdict in zip(w, evaluate(text, code)):
-            if verdict is not None:
-                total += weight
-                passed += weight if verdict else 0.0
-        return passed / total if total > 0 else 1.0
+        score = 1.0
+        for keep, verdict in zip(w, evaluate(text, code)):
+            if verdict is False:
+                score *= keep
+        return score
 
     def score_many(self, texts, langs=None) -> np.ndarray:
         langs = langs if langs is not None else [None] * len(texts)
