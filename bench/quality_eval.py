@@ -179,6 +179,16 @@ def evaluate_lang(scorer, lang: str, threshold: float) -> dict:
     return result
 
 
+def write_sample(path: str, per_source: int = 60) -> None:
+    """The small held-out sample ``tests/data/quality_heldout.tsv`` is cut from (same seed, same rows)."""
+    rows = []
+    for lang in ("en", "zh", "ja", "de", "fr"):
+        for source, texts in descriptive(lang).items():
+            picked = random.Random(f"sample-{lang}-{source}").sample(texts, min(per_source, len(texts)))
+            rows += [f"{lang}\t{source}\t{' '.join(t.split())}" for t in sorted(picked)]
+    Path(path).write_text("lang\tsource\ttext\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
 def main(argv=None) -> int:
     from curation.quality.score import DEFAULT_THRESHOLD, QualityScorer
 
@@ -186,7 +196,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--langs", default=",".join(LANGS))
+    parser.add_argument("--write-sample", metavar="TSV", help="write the tests' held-out sample (lang, source, "
+                                                               "text; 60 a source of en, zh, ja, de, fr) and stop")
     args = parser.parse_args(argv)
+    if args.write_sample:
+        write_sample(args.write_sample)
+        return 0
     scorer = QualityScorer()
     results = {lang: evaluate_lang(scorer, lang, args.threshold) for lang in args.langs.split(",")}
     emit({"quality_eval": {"threshold": args.threshold, **results}}, args.out)

@@ -9,12 +9,16 @@ hold; none penalises a noun phrase, the normal form of an alt-text ("golden retr
 | ``min_length`` | fewer than 2 letters ("x", "-", "5"; a Han character counts as 2: "猫" passes) |
 | ``max_length`` | over 60 words or 300 characters |
 | ``alpha_fraction`` | under half of the non-space characters are letters ("11/03/2014", "300x250") |
-| ``repetition`` | keyword stuffing: 3+ words of which at most half are distinct, 3+ hashtags, a token that is one piece repeated 3+ times ("test test test", "#cute #cat #love", "hahaha") |
-| ``file_name`` | a file name: an image extension (``*.jpg``, ``*.png``, ...), or one token joined by ``_`` or ``.`` |
-| ``camera_code`` | a camera or phone code (``IMG_4471``, ``DSC01234``, ``PXL_2023...``, ``IMG-20190704-WA0012``), a digit run of 6+, a hex hash |
+| ``repetition`` | keyword stuffing: 3+ words at most half distinct, one word 3+ times and a quarter of the |
+| | text, 3+ hashtags, a tag list (``a b; c d; e; f``), one piece repeated ("test test test", "hahaha") |
+| ``file_name`` | an image extension (``*.jpg``, ``*.png``, ...), or one token joined by ``_`` or ``.`` |
+| ``camera_code`` | a camera or phone code (``IMG_4471``, ``DSC01234``, ``PXL_2023...``, |
+| | ``IMG-20190704-WA0012``), a digit run of 6+, a hex hash |
 | ``url_email`` | a URL, domain name or e-mail address |
-| ``placeholder`` | nothing but a generic word and numbers ("Image 6", "untitled-16", "image001", "logo", "图片1") or a bare number ("#12", "15.88") |
-| ``boilerplate`` | a navigation word as the whole text ("Home", "Next »", "Weiter") or a call to action anywhere ("click here", "Read more", "点击查看") |
+| ``placeholder`` | nothing but a generic word and numbers ("Image 6", "untitled-16", "image001", "logo", |
+| | "图片1"), or a bare number ("#12", "15.88") |
+| ``boilerplate`` | a navigation word as the whole text ("Home", "Next »", "Weiter"), or a call to action |
+| | anywhere ("click here", "Read more", "点击查看") |
 | ``size`` | a size: pixel dimensions ("728x90", "1920 × 1080"), ``px``/``KB``/``MB`` amounts |
 | ``all_caps`` | 6+ cased letters, 90% of them upper case ("SPECIAL OFFER!!") |
 
@@ -106,7 +110,8 @@ _NAVIGATION = {
 }
 # Calls to action: junk wherever they occur in an alt-text (phrases separated by "|").
 _CALLS = {
-    "en": "click here|click to enlarge|% off|click to view|click for|tap to view|read more|learn more|buy now|shop now|"
+    "en": "click here|click to enlarge|% off|click to view|click for|tap to view|read more|learn more|buy now|"
+          "shop now|"
           "order now|free shipping|add to cart|add to basket|download now|download free|see more|view more|"
           "view details|more info|continue reading|royalty free|stock photo|sign up|subscribe now|"
           "click image|enlarge image|view larger|view full size|watch now",
@@ -153,8 +158,8 @@ def rules_for(lang: str) -> LanguageRules:
         generic = both(_GENERIC)
         # Compared with the text's noise removed, so the generic phrases are kept without spaces too.
         generic_set = frozenset(generic + [p.replace(" ", "") for p in generic])
-        calls = [c.lower() for c in _CALLS["en"].split("|") + (_CALLS.get(lang, "").split("|") if lang != "en"
-                                                                 else []) if c]
+        own = _CALLS.get(lang, "").split("|") if lang != "en" else []
+        calls = [c.lower() for c in _CALLS["en"].split("|") + own if c]
         # Matched against the lower-cased text: faster than an IGNORECASE alternation.
         _RULES[lang] = LanguageRules(generic_set, frozenset(both(_NAVIGATION)),
                                      re.compile("|".join(re.escape(c) for c in calls)))
@@ -184,7 +189,7 @@ def evaluate(text: str, lang: str = "en") -> tuple:
     core = " ".join(lowered.strip(_DECORATION).split())
     has_digit = _DIGIT.search(stripped) is not None
     return (
-        letters + len(_SYLLABIC.findall(stripped)) >= 2,
+        letters >= 2 or letters + len(_SYLLABIC.findall(stripped)) >= 2,
         len(words) <= 60 and len(stripped) <= 300,
         non_space > 0 and letters * 2 >= non_space,
         _repetition(lowered, words, unspaced),
@@ -192,7 +197,8 @@ def evaluate(text: str, lang: str = "en") -> tuple:
         # Cheap tests first: every camera code has a digit, every URL or address a '.', ':' or '@'.
         not (has_digit and _CAMERA.search(stripped)),
         not (("." in stripped or ":" in stripped or "@" in stripped) and _URL_EMAIL.search(stripped)),
-        not _is_placeholder(lowered, rules, has_digit),
+        # A placeholder is a generic word and numbers: a few words at most.
+        len(words) > 6 or not _is_placeholder(lowered, rules, has_digit),
         not (core in rules.navigation or rules.calls.search(lowered)),
         not (has_digit and _SIZE.search(stripped)),
         (upper < 0.9 * cased) if cased >= 6 else None,
@@ -201,21 +207,25 @@ def evaluate(text: str, lang: str = "en") -> tuple:
 
 def _repetition(lowered: str, words: list[str], unspaced: bool):
     """False for keyword stuffing or a repeated token; None when there is too little to tell."""
-    compact = "".join(lowered.split())
-    if len(compact) >= 4 and _REPEATED_PIECE.match(compact):
+    distinct = len(set(words))
+    if distinct <= 12:
+        compact = "".join(lowered.split())
+        if len(compact) >= 4 and _REPEATED_PIECE.match(compact):
+            return False
+    if "#" in lowered and len(_HASHTAG.findall(lowered)) >= 3:
         return False
-    if len(_HASHTAG.findall(lowered)) >= 3:
-        return False
-    if len(_TAG_SEPARATOR.findall(lowered)) >= 3 and all(
+    if ("|" in lowered or ";" in lowered) and len(_TAG_SEPARATOR.findall(lowered)) >= 3 and all(
             len(part.split()) <= 3 for part in _TAG_SEPARATOR.split(lowered)):
         return False  # a tag list: "sale wallpaper; cat cute; hd | design"
     if len(words) < 3 or unspaced:
         return None if len(words) < 3 else True
-    if len(set(words)) * 2 <= len(words):
+    if distinct * 2 <= len(words):
         return False
+    if distinct > len(words) - 2:
+        return True  # no word said three times
     # One content word (3+ letters) said three times and a quarter of the text: stuffing.
-    top, count = Counter(w for w in words if len(w) >= 3 and not w.isdigit()).most_common(1)[0] \
-        if any(len(w) >= 3 and not w.isdigit() for w in words) else ("", 0)
+    content = Counter(w for w in words if len(w) >= 3 and not w.isdigit())
+    count = content.most_common(1)[0][1] if content else 0
     return not (count >= 3 and count * 4 >= len(words))
 
 

@@ -36,7 +36,8 @@ _GENERIC = {
 }
 _BOILERPLATE = {
     "en": ("click here", "read more", "learn more", "buy now", "shop now", "add to cart", "download now", "see more",
-           "click to enlarge", "click here for details", "tap to view", "home", "next", "previous", "back to top", "menu", "search", "close", "share",
+           "click to enlarge", "click here for details", "tap to view", "home", "next", "previous", "back to top",
+           "menu", "search", "close", "share",
            "subscribe", "sign up", "log in", "more info", "view details", "continue reading", "free shipping"),
     "de": ("hier klicken", "mehr erfahren", "jetzt kaufen", "weiterlesen", "in den Warenkorb", "Startseite",
            "weiter", "zurück", "nach oben", "Suche", "schließen", "teilen"),
@@ -46,7 +47,8 @@ _BOILERPLATE = {
            "volver arriba", "buscar", "cerrar", "compartir"),
     "it": ("clicca qui", "leggi di più", "acquista ora", "aggiungi al carrello", "avanti", "indietro", "cerca",
            "chiudi", "condividi"),
-    "zh": ("点击这里", "点击查看", "立即购买", "查看更多", "首页", "下一页", "上一页", "返回顶部", "搜索", "关闭", "分享"),
+    "zh": ("点击这里", "点击查看", "立即购买", "查看更多", "首页", "下一页", "上一页", "返回顶部", "搜索", "关闭",
+           "分享"),
     "ja": ("こちらをクリック", "詳しくはこちら", "今すぐ購入", "もっと見る", "ホーム", "次へ", "前へ", "トップへ戻る",
            "検索", "閉じる", "シェア"),
     "ko": ("여기를 클릭", "더 보기", "지금 구매", "홈", "다음", "이전", "검색", "닫기", "공유"),
@@ -77,15 +79,19 @@ def _digits(rng, low: int, high: int) -> str:
     return "".join(rng.choice(string.digits) for _ in range(rng.randint(low, high)))
 
 
+def _date(rng, first_year: int) -> str:
+    return f"{rng.randint(first_year, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+
+
 def _camera(rng, lang):
     prefix = rng.choice(_CAMERA_PREFIXES)
     form = rng.randrange(5)
     if form == 0:  # PXL_20230101_123456789, IMG_20190704_153012
-        body = f"{prefix}_{rng.randint(2005, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}_{_digits(rng, 6, 9)}"
+        body = f"{prefix}_{_date(rng, 2005)}_{_digits(rng, 6, 9)}"
     elif form == 1:  # IMG-20190704-WA0012 (messaging apps)
-        body = f"IMG-{rng.randint(2012, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}-WA{_digits(rng, 4, 4)}"
+        body = f"IMG-{_date(rng, 2012)}-WA{_digits(rng, 4, 4)}"
     elif form == 2:  # 20190704_153012 (phones that name by date)
-        body = f"{rng.randint(2008, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}_{_digits(rng, 6, 6)}"
+        body = f"{_date(rng, 2008)}_{_digits(rng, 6, 6)}"
     else:  # DSC01234, IMG_4471, P1010042
         body = prefix + rng.choice(("", "_", "-", " ")) + _digits(rng, 3, 5)
     if rng.random() < 0.4:
