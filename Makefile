@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python -m bench.matchers --out .bench/matchers.json
 	$(BIN)/python -m bench.ingest --out .bench/ingest.json
 	$(BIN)/python -m bench.quality --out .bench/quality.json
+	$(BIN)/python -m bench.quality_eval --out .bench/quality_eval.json
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
 	$(BIN)/python -m bench.export --out .bench/export.json

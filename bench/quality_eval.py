@@ -136,21 +136,9 @@ def sphinx_navigation() -> dict[str, list[str]]:
     return out
 
 
-def auc(good: np.ndarray, bad: np.ndarray) -> float:
-    """P(a good text scores above a bad one), ties counted half (Mann-Whitney U over n*m)."""
-    both = np.concatenate([good, bad])
-    order = both.argsort(kind="mergesort")
-    ranks = np.empty(len(both), np.float64)
-    sorted_scores = both[order]
-    # Average ranks over ties.
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts - 1) / 2.0 + 1
-    ranks[order] = np.repeat(average, counts)
-    u = ranks[:len(good)].sum() - len(good) * (len(good) + 1) / 2
-    return float(u / (len(good) * len(bad)))
-
-
 def evaluate_lang(scorer, lang: str, threshold: float) -> dict:
+    from curation.quality.score import roc_auc as auc
+
     """The evaluation of ``lang``; ``auc`` and the family gate are over the generated families and
     openclipart's file names, ``sphinx_navigation`` (interface strings no phrase list was written
     from) is reported beside them, as ``auc_with_sphinx_navigation``."""

@@ -119,3 +119,17 @@ def add_histograms_by_lang(total: dict, more: dict) -> dict:
     for lang, counts in more.items():
         total[lang] = [a + b for a, b in zip(total.get(lang, [0] * len(counts)), counts)]
     return total
+
+
+def roc_auc(good: np.ndarray, bad: np.ndarray) -> float:
+    """P(a good text scores above a bad one), ties counted half (Mann-Whitney U over n*m)."""
+    both = np.concatenate([good, bad])
+    order = both.argsort(kind="mergesort")
+    ranks = np.empty(len(both), np.float64)
+    sorted_scores = both[order]
+    # Average ranks over ties.
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    average = first + (counts - 1) / 2.0 + 1
+    ranks[order] = np.repeat(average, counts)
+    u = ranks[:len(good)].sum() - len(good) * (len(good) + 1) / 2
+    return float(u / (len(good) * len(bad)))

@@ -11,14 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.quality_eval import auc
 from curation.core.errors import InputError
 from curation.quality.filters import FILTERS, evaluate, normalise_lang
-from curation.quality.fit import (fit_weights, generated_junk, po_translations, weights_bytes, wordnet_glosses,
-                                  wordnet_lemmas)
+from curation.quality.fit import (
+    fit_weights,
+    generated_junk,
+    po_translations,
+    weights_bytes,
+    wordnet_glosses,
+    wordnet_lemmas,
+)
 from curation.quality.junk import FAMILIES, generate, generate_all
 from curation.quality.lm import CharLM, perplexity
 from curation.quality.score import DEFAULT_THRESHOLD, SHIPPED, QualityScorer, histogram, load_weights
+from curation.quality.score import roc_auc as auc
 from jobs import cli
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "quality_heldout.tsv"
