@@ -21,8 +21,9 @@ class MatchConfig:
     default_lang: str = opt("en", "per-language metadata folder: the list for texts whose lang has none", lineage=True)
     lang_map: str | None = opt(None, "JSON object of lang value -> list name, tried before the built-in routing "
                                      "(zh-Hans, zho, zh_CN -> zh, ...)", path=True)
-    min_quality: float | None = opt(None, "drop texts whose quality score is below this before matching and "
-                                          "counting (the pool's quality column, else scored here)")
+    min_quality: float | None = opt(None, "drop matched texts whose quality score is below this before counting "
+                                          "(the pool's quality column, else scored here); 0.5 is the documented "
+                                          "threshold")
     quality_weights: str | None = opt(None, "quality weights: a <lang>.json file or folder from `curate quality "
                                             "fit` (default: the shipped ones)", path=True)
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
