@@ -44,6 +44,13 @@ def run_entries(run: str | None) -> list[str]:
 def run_probabilities(run: str) -> np.ndarray:
     """Per-entry ``p`` of a run, exactly as balancing computed it: the entry counts with
     each language's t from the data card."""
+    counts, segments, thresholds = run_segments(run)
+    return segment_probabilities(counts, segments, thresholds)
+
+
+def run_segments(run: str) -> tuple[np.ndarray, dict, dict]:
+    """A run's entry counts, its id segments by language and each language's t (one
+    segment for a single list)."""
     card = read_json(join(run, layout.DATACARD))
     table = read_parquet(join(run, layout.ENTRY_COUNTS))
     counts = table["count"].to_numpy()
@@ -58,7 +65,7 @@ def run_probabilities(run: str) -> np.ndarray:
         from curation.matching.metadata_io import SINGLE
 
         segments, thresholds = {SINGLE: (0, len(counts))}, {SINGLE: card["t"]}
-    return segment_probabilities(counts, segments, thresholds)
+    return counts, segments, thresholds
 
 
 def finish_export(out: str, stats: list[dict], run: str | None, online: bool, seconds: float) -> dict:

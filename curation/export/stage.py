@@ -129,6 +129,8 @@ def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKey
     meta = {"key": str(row["key"]), "url": row.get("url"), "lang": row.get("lang"), "entry_ids": ids,
             "entries": [entries[i] for i in ids] if entries else [], "width": image.width, "height": image.height,
             **image.info}
+    if isinstance(row.get("quality"), (int, float)):
+        meta["quality"] = float(row["quality"])  # the alt-text's score, for balance-aware dedup
     tar.add(f"{key}.{image.ext}", image.data)
     tar.add(f"{key}.txt", (row.get(config.text_column) or "").encode("utf-8"))
     tar.add(f"{key}.json", json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))

@@ -81,11 +81,28 @@ class DedupConfig:
     group_size: int = opt(200_000, "vectors per task of the within-cluster step (its memory)")
     min_clip_score: float | None = opt(None, "also drop samples whose image-text similarity is below this",
                                        lineage=True)
+    run: str | None = opt(None, "the curated run the embeddings come from (its entry_counts.parquet and data "
+                                "card): keep by what each copy matched, and write the dedup block into its data card",
+                          path=True, lineage=True)
+    keep: str | None = opt(None, "which member of a near-duplicate group stays: rarest (its rarest matched entry "
+                                 "has the fewest matches in the run; needs --run), centroid (the farthest from its "
+                                 "cluster's centre, SemDeDup's rule), first (input order); default: rarest with "
+                                 "--run, else first", choices=["rarest", "centroid", "first"], lineage=True)
+    compare: bool = opt(False, "with --run: the data card's dedup block for every policy (the keep list is --keep's)",
+                        lineage=True)
     overwrite: bool = opt(False, "discard this stage's earlier outputs")
 
     def __post_init__(self):
         require(isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1, "threshold", self.threshold,
                 "must be a cosine similarity in (0, 1]")
+        require(self.keep != "rarest" or self.run is not None, "keep", self.keep,
+                "needs --run RUN (the run's entry counts say which entries are rare)")
+        require(not self.compare or self.run is not None, "compare", self.compare, "needs --run RUN")
+
+    @property
+    def policy(self) -> str:
+        """The keep policy in force: ``--keep``, else rarest with ``--run`` and first without."""
+        return self.keep or ("rarest" if self.run else "first")
         at_least(self.cluster_size, 1, "cluster_size")
         at_least(self.group_size, 1, "group_size")
         seed_64(self.seed, "seed")

@@ -1,9 +1,23 @@
 """Semantic near-duplicate removal over image embeddings, and a CLIP-score filter.
 
 Vectors are clustered with k-means (``faiss.Kmeans``; about ``cluster_size`` per cluster) so
-memory stays per cluster; within a cluster, a sample is a duplicate when its cosine
-similarity to an earlier kept sample (in input order) is at least ``threshold``. The keep
-list records every key with ``keep``, ``reason`` and ``duplicate_of``.
+memory stays per cluster; within a cluster, members are visited in the keep policy's order
+(``keep_order``) and a sample is a duplicate when its cosine similarity to an earlier kept
+one is at least ``threshold``: of each group of near-duplicates, the first in that order
+stays. The keep list records every key with ``keep``, ``reason`` and ``duplicate_of``.
+
+Policies (``POLICIES``):
+- ``first``: input order (the order of the embeddings parts and their rows);
+- ``centroid``: the member least similar to its cluster's centre first: SemDeDup's rule
+  (arXiv 2303.09540), which keeps the least prototypical copy;
+- ``rarest``: the member whose rarest matched entry has the fewest matches in the run first
+  (a copy that matched a tail entry beats one that matched only head entries), then the
+  higher quality score, then the key's hash. Balancing keeps a head entry's texts with a
+  small probability anyway, so dropping the copy that served a tail entry would lose tail
+  coverage that no later stage restores.
+
+``centroid`` and ``rarest`` ties fall to the hash of the key, so the keep list does not
+depend on how the embeddings are split into parts.
 """
 
 import numpy as np
@@ -28,6 +42,37 @@ def near_duplicates(vectors: np.ndarray, threshold: float, cluster_size: int = 1
         members = np.flatnonzero(labels == label)  # ascending: input order
         local = dedup_cluster(vectors[members], threshold)
         duplicate_of[members[local >= 0]] = members[local[local >= 0]]
+    return duplicate_of
+
+
+POLICIES = ("rarest", "centroid", "first")
+
+
+def keep_order(policy: str, vectors: np.ndarray, key_hashes: np.ndarray, rarest: np.ndarray | None = None,
+               quality: np.ndarray | None = None) -> np.ndarray:
+    """The order in which one cluster's members (rows in input order) are offered a place.
+
+    ``rarest[i]``: the smallest run count among member ``i``'s matched entries (``inf`` when it
+    matched none); ``quality[i]``: its score (NaN when unscored, after every scored one)."""
+    n = len(vectors)
+    if policy == "first":
+        return np.arange(n)
+    if policy == "centroid":
+        centre = vectors.mean(axis=0)
+        centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
+        return np.lexsort((key_hashes, vectors @ centre))
+    if policy == "rarest":
+        score = np.where(np.isnan(quality), np.inf, -quality) if quality is not None else np.zeros(n)
+        return np.lexsort((key_hashes, score, rarest))
+    raise ValueError(f"unknown keep policy {policy!r}")
+
+
+def dedup_ordered(vectors: np.ndarray, threshold: float, order: np.ndarray) -> np.ndarray:
+    """``dedup_cluster`` with the members visited in ``order``; indices are the input rows."""
+    local = dedup_cluster(vectors[order], threshold)
+    duplicate_of = np.full(len(vectors), -1, dtype=np.int64)
+    dup = local >= 0
+    duplicate_of[order[dup]] = order[local[dup]]
     return duplicate_of
 
 

@@ -1,10 +1,13 @@
 """Embed one tar: image and text embeddings in clip-retrieval's layout.
 
     img_emb/img_emb_{i}.npy, text_emb/text_emb_{i}.npy  (float16, L2-normalised)
-    metadata/metadata_{i}.parquet                      (key, url, text, similarity)
+    metadata/metadata_{i}.parquet                      (key, url, text, similarity, entry_ids, quality)
 
 Row ``j`` of the three files is the same sample. Samples whose image does not decode are
 listed in the metadata with ``similarity`` null and zero embeddings, never dropped silently.
+``entry_ids`` (the metadata entries the sample's alt-text matched) and ``quality`` (its
+alt-text quality score, null when the run had none) come from the tar's ``<key>.json``:
+balance-aware dedup (``curate dedup --run``) keeps by them.
 """
 
 import io
@@ -114,7 +117,8 @@ def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 0, d
     on_device = decode == "tensor" or (decode == "auto" and bundle.device.startswith("cuda"))
     batch_size = batch_size or auto_batch_size(bundle.device)
     urls = part_urls(out, index)
-    img_parts, text_parts, meta = [], [], {"key": [], "url": [], "text": [], "decoded": []}
+    img_parts, text_parts = [], []
+    meta = {"key": [], "url": [], "text": [], "decoded": [], "entry_ids": [], "quality": []}
     for prepared in _prepared_batches(tar_url, bundle, batch_size, on_device, decode_threads or auto_decode_threads()):
         _embed_batch(prepared, bundle, img_parts, text_parts, meta)
     dim = text_parts[0].shape[1] if text_parts else _dim(bundle)
@@ -124,7 +128,9 @@ def embed_tar(tar_url: str, index: int, out: str, bundle, batch_size: int = 0, d
     decoded = np.array(meta["decoded"], dtype=bool)
     files = {urls["img"]: npy_bytes(img), urls["text"]: npy_bytes(txt), urls["meta"]: pa.table({
         "key": meta["key"], "url": meta["url"], "text": meta["text"],
-        "similarity": pa.array(np.where(decoded, similarity, np.nan), pa.float32(), mask=~decoded)})}
+        "similarity": pa.array(np.where(decoded, similarity, np.nan), pa.float32(), mask=~decoded),
+        "entry_ids": pa.array(meta["entry_ids"], pa.list_(pa.int32())),
+        "quality": pa.array(meta["quality"], pa.float32())})}
     return files, {"samples": len(meta["key"]), "undecodable": int((~decoded).sum())}
 
 
@@ -178,3 +184,13 @@ def _embed_batch(prepared: tuple, bundle, img_parts: list, text_parts: list, met
         meta["url"].append(info.get("url"))
         meta["text"].append(sample.get("txt", ""))
         meta["decoded"].append(ok)
+        meta["entry_ids"].append(_entry_ids(info.get("entry_ids")))
+        quality = info.get("quality")
+        meta["quality"].append(float(quality) if isinstance(quality, (int, float)) else None)
+
+
+def _entry_ids(value) -> list[int]:
+    """The matched entry ids of a tar's ``<key>.json`` (none when it has no such list)."""
+    if not isinstance(value, list):
+        return []
+    return [int(v) for v in value if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31]

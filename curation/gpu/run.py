@@ -104,25 +104,42 @@ def knn_command(cfg: dict, executor=None) -> int:
 
 def run_dedup(executor, c) -> dict:
     """k-means on a sample (driver), assignment per part, then one task per group of
-    clusters (``curation.gpu.semdedup``)."""
+    clusters (``curation.gpu.semdedup``); with ``--run``, the data card's dedup block."""
     from curation.gpu import semdedup
 
     check_output_folder(c.out, embeddings=c.embeddings)
     if c.overwrite:
         remove(c.out)
     layout = semdedup.plan(c.embeddings, c.cluster_size, c.group_size)
-    params = {**lineage(c), "vectors": layout["vectors"]}
-    groups = semdedup.GroupStage(c.out, params, layout["groups"])
+    params = {**lineage(c), "keep": c.policy, "vectors": layout["vectors"]}
+    run_counts = None
+    if c.run is not None:
+        from curation.gpu.dedup_card import run_counts_and_t
+
+        run_counts = run_counts_and_t(c.run)[0]
+    groups = semdedup.GroupStage(c.out, params, layout["groups"], run_counts)
     groups.claim({"shards": layout["groups"], "clusters": layout["clusters"], "parts": len(layout["parts"])})
-    assign = semdedup.AssignStage(join(c.out, semdedup.ASSIGN), params, c.embeddings, None, layout["groups"])
+    assign = semdedup.AssignStage(join(c.out, semdedup.ASSIGN), params, c.embeddings, None, layout["groups"],
+                                  needs_entries=c.run is not None)
     assign.claim({"shards": len(layout["parts"])})
     if len(assign.done_names()) < len(layout["parts"]):
         assign.centroids = semdedup.centroids(c.embeddings, layout, c.seed, assign.out_dir)
     drive(executor, assign)
     stats = drive(executor, groups).stats
-    summary = {"samples": sum(s["samples"] for s in stats), "kept": sum(s.get("kept", 0) for s in stats),
-               "duplicates": sum(s["duplicates"] for s in stats), "clusters": layout["clusters"],
-               "groups": layout["groups"]}
+    totals: dict = {}
+    for s in stats:
+        for key, value in s.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    summary = {"samples": totals.get("samples", 0), "kept": totals.get("kept", 0),
+               "duplicates": totals.get("duplicates", 0), "duplicate_groups": totals.get("duplicate_groups", 0),
+               "keep": c.policy, "clusters": layout["clusters"], "groups": layout["groups"]}
+    if c.run is not None:
+        from curation.gpu.dedup_card import dedup_block
+
+        block = dedup_block(c.out, c.run, groups.policies, totals, params)
+        summary["tail"] = {p["policy"]: {"covered_before": p["tail_covered_before"],
+                                         "covered_after": p["tail_covered_after"]} for p in block["policies"]}
     write_json_atomic(join(c.out, "_dedup_stats.json"), summary)  # "_": not a part of the keep list
     return summary
 

@@ -8,9 +8,14 @@ skeleton (resume, done markers, ``curate status``):
    group's rows can be read without reading any other (a shuffle through files);
 3. ``GroupStage``, one task per group of clusters: reads only its clusters' rows and runs the
    exact rule of ``dedup.near_duplicates`` in each cluster (a sample is a duplicate when its
-   cosine similarity to an earlier kept one, in input order, is at least the threshold),
-   and writes its part of the keep list (``part-<group>.parquet``: key, keep, reason,
-   duplicate_of).
+   cosine similarity to an earlier kept one, in the keep policy's order, is at least the
+   threshold), and writes its part of the keep list (``part-<group>.parquet``: key, keep,
+   reason, duplicate_of). With a run (``--run``) it also writes, per entry its samples
+   matched, their count before dedup and after it under each policy asked for
+   (``_entries/part-<group>.parquet``), from which the data card's dedup block is summed.
+
+The k-means sample is drawn by the hash of the key, and sorted by it, so the centroids (and
+with them the keep list) do not depend on how the embeddings are split into parts.
 
 The keep list is the folder of parts (``pyarrow.parquet.read_table`` reads it whole;
 ``curate export --keep-list`` takes it). Memory: a task holds one part, or one group of
@@ -27,9 +32,10 @@ import pyarrow as pa
 from curation.core.io import join, list_files, list_names, npy_bytes, parquet_rows, read_bytes, read_parquet
 from curation.core.layout import shard_name
 from curation.core.shards import Shard, ShardOutput, ShardStage
-from curation.gpu.dedup import dedup_cluster, keep_reasons
+from curation.gpu.dedup import dedup_ordered, keep_order, keep_reasons
 
 ASSIGN = "_assign"
+ENTRIES = "_entries"
 SAMPLE = 131_072  # k-means training vectors held by the driver ...
 MIN_PER_CLUSTER = 39  # ... unless more are needed for faiss's minimum per centroid
 GROUP_TARGET = 200_000  # vectors per group of clusters (one task's memory)
@@ -82,16 +88,21 @@ def train_centroids(embeddings: str, layout: dict, seed: int = 0) -> np.ndarray:
 
 
 def sample_vectors(embeddings: str, layout: dict, want: int, seed: int = 0, kind: str = "img") -> np.ndarray:
-    """About ``want`` vectors drawn from every part in proportion to its size (seeded), read
-    one part at a time: the driver holds the sample, never the whole set."""
-    n = layout["vectors"]
-    want = min(n, want)
-    sample = []
-    for part, size in zip(layout["parts"], layout["sizes"]):
-        take = min(size, -(-want * size // n))
-        rows = np.sort(np.random.default_rng([seed, part]).choice(size, take, replace=False))
-        sample.append(part_vectors(embeddings, part, kind)[rows])
-    return np.ascontiguousarray(np.concatenate(sample), dtype=np.float32)
+    """About ``want`` vectors: those whose key's coin ``u(seed, key)`` is below ``want / n``,
+    in coin order, read one part at a time (the driver holds the sample, never the whole set).
+    Drawn by key, the sample is the same however the set is split into parts."""
+    from curation.core.hashing import coins
+
+    share = min(1.0, want / max(1, layout["vectors"]))
+    picked, order = [], []
+    for part in layout["parts"]:
+        keys = read_parquet(join(embeddings, "metadata", f"metadata_{part}.parquet"), columns=["key"])["key"]
+        u = coins(keys.combine_chunks().cast(pa.string()), seed)
+        rows = np.flatnonzero(u < share) if share < 1.0 else np.arange(len(u))
+        picked.append(part_vectors(embeddings, part, kind)[rows])
+        order.append(u[rows])
+    sample = np.concatenate(picked)[np.argsort(np.concatenate(order), kind="stable")]
+    return np.ascontiguousarray(sample, dtype=np.float32)
 
 
 def centroids(embeddings: str, layout: dict, seed: int, assign_dir: str) -> np.ndarray:
@@ -126,9 +137,11 @@ class AssignStage(ShardStage):
     folder = ASSIGN
     rows_key = "vectors"
 
-    def __init__(self, out_dir: str, params: dict, embeddings: str, centroids: np.ndarray, groups: int):
+    def __init__(self, out_dir: str, params: dict, embeddings: str, centroids: np.ndarray, groups: int,
+                 needs_entries: bool = False):
         super().__init__(out_dir, params)
         self.embeddings, self.centroids, self.groups = embeddings, centroids, groups
+        self.needs_entries = needs_entries
 
     def plan(self) -> list[Shard]:
         return [Shard(shard_name(part), url, part) for part, url in embedding_parts(self.embeddings)]
@@ -139,6 +152,7 @@ class AssignStage(ShardStage):
         clusters = nearest(self.centroids, vectors)
         group_of = clusters % self.groups
         similarity = meta["similarity"] if "similarity" in meta.column_names else pa.nulls(meta.num_rows, pa.float32())
+        extra = self._entry_columns(meta, shard.source)
         files = {}
         for group in np.unique(group_of):
             rows = np.flatnonzero(group_of == group)
@@ -147,23 +161,45 @@ class AssignStage(ShardStage):
             files[f"{base}.parquet"] = pa.table({
                 "key": meta["key"].take(pa.array(rows)), "row": pa.array(rows, pa.int64()),
                 "cluster": pa.array(clusters[rows], pa.int64()),
-                "similarity": similarity.take(pa.array(rows)).cast(pa.float32())})
+                "similarity": similarity.take(pa.array(rows)).cast(pa.float32()),
+                **{name: column.take(pa.array(rows)) for name, column in extra.items()}})
         return ShardOutput(files, {"vectors": len(vectors), "groups": len(files) // 2})
+
+    def _entry_columns(self, meta: pa.Table, url: str) -> dict:
+        """``entry_ids`` and ``quality`` for a run-aware dedup; embeddings made before
+        ``curate embed`` carried them cannot say what a sample matched."""
+        if not self.needs_entries:
+            return {}
+        if "entry_ids" not in meta.column_names:
+            from curation.core.errors import InputError
+
+            raise InputError(f"{url}: no entry_ids column (embeddings from an older `curate embed`); embed the "
+                             f"export again to dedup with --run")
+        quality = meta["quality"] if "quality" in meta.column_names else pa.nulls(meta.num_rows, pa.float32())
+        return {"entry_ids": meta["entry_ids"].cast(pa.list_(pa.int32())), "quality": quality.cast(pa.float32())}
 
 
 class GroupStage(ShardStage):
-    """One group of clusters: the exact within-cluster rule, its part of the keep list."""
+    """One group of clusters: the exact within-cluster rule in the keep policy's order, its
+    part of the keep list, and with a run its entries' counts before and after."""
 
     name = "dedup"
     phase = "after-export"
     rows_key = "samples"
 
-    def __init__(self, out_dir: str, params: dict, groups: int):
+    def __init__(self, out_dir: str, params: dict, groups: int, run_counts: np.ndarray | None = None):
         super().__init__(out_dir, params)
-        self.groups = groups
+        self.groups, self.run_counts = groups, run_counts
 
     def plan(self) -> list[Shard]:
         return [Shard(shard_name(g), join(self.out_dir, ASSIGN, f"g{g:05d}"), g) for g in range(self.groups)]
+
+    @property
+    def policies(self) -> list[str]:
+        """The policy of the keep list first, then (``compare``) the others."""
+        chosen = self.params["keep"]
+        return [chosen] + ([p for p in ("rarest", "centroid", "first") if p != chosen] if self.params.get("compare")
+                           else [])
 
     def process(self, shard: Shard) -> ShardOutput:
         metas, blocks = [], []
@@ -174,15 +210,64 @@ class GroupStage(ShardStage):
             return ShardOutput({}, {"samples": 0, "duplicates": 0})
         meta = pa.concat_tables(metas)
         vectors = np.concatenate(blocks)
-        duplicate_of = np.full(len(vectors), -1, np.int64)
-        clusters = meta["cluster"].to_numpy()
-        for cluster in np.unique(clusters):
-            members = np.flatnonzero(clusters == cluster)  # ascending: input order
-            local = dedup_cluster(vectors[members], self.params["threshold"])
-            duplicate_of[members[local >= 0]] = members[local[local >= 0]]
+        decisions = {policy: self._decide(policy, meta, vectors) for policy in self.policies}
+        duplicate_of = decisions[self.params["keep"]]
         keys = meta["key"].to_pylist()
         similarity = meta["similarity"].to_numpy(zero_copy_only=False)
         table = keep_reasons(keys, duplicate_of, similarity, self.params.get("min_clip_score"))
-        return ShardOutput({join(self.out_dir, f"part-{shard.name}.parquet"): table},
-                           {"samples": table.num_rows, "duplicates": int((duplicate_of >= 0).sum()),
-                            "kept": int(sum(table["keep"].to_pylist()))})
+        files = {join(self.out_dir, f"part-{shard.name}.parquet"): table}
+        stats = {"samples": table.num_rows, "duplicates": int((duplicate_of >= 0).sum()),
+                 "kept": int(sum(table["keep"].to_pylist())),
+                 "duplicate_groups": int(len(np.unique(duplicate_of[duplicate_of >= 0])))}
+        if self.run_counts is not None:
+            files[join(self.out_dir, ENTRIES, f"part-{shard.name}.parquet")] = entry_changes(meta, decisions)
+            for policy, dup in decisions.items():
+                stats[f"removed_{policy}"] = int((dup >= 0).sum())
+                stats[f"groups_{policy}"] = int(len(np.unique(dup[dup >= 0])))
+        return ShardOutput(files, stats)
+
+    def _decide(self, policy: str, meta: pa.Table, vectors: np.ndarray) -> np.ndarray:
+        """``duplicate_of`` of every row of the group under ``policy``."""
+        from curation.core.hashing import coin_hashes
+
+        duplicate_of = np.full(len(vectors), -1, np.int64)
+        clusters = meta["cluster"].to_numpy()
+        hashes = coin_hashes(meta["key"].combine_chunks().cast(pa.string()), 0)
+        rarest = quality = None
+        if policy == "rarest":
+            rarest = rarest_counts(meta["entry_ids"], self.run_counts)
+            quality = meta["quality"].to_numpy(zero_copy_only=False).astype(np.float64)
+        for cluster in np.unique(clusters):
+            members = np.flatnonzero(clusters == cluster)  # ascending: input order
+            unit = vectors[members].astype(np.float32)
+            order = keep_order(policy, unit, hashes[members], None if rarest is None else rarest[members],
+                               None if quality is None else quality[members])
+            local = dedup_ordered(unit, self.params["threshold"], order)
+            duplicate_of[members[local >= 0]] = members[local[local >= 0]]
+        return duplicate_of
+
+
+def rarest_counts(entry_ids: pa.ChunkedArray, run_counts: np.ndarray) -> np.ndarray:
+    """Per row, the smallest run count among its matched entries (``inf`` when it has none)."""
+    ids = entry_ids.combine_chunks()
+    lengths = ids.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    values = run_counts[ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)].astype(np.float64)
+    out = np.full(len(lengths), np.inf)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    np.minimum.at(out, rows, values)
+    return out
+
+
+def entry_changes(meta: pa.Table, decisions: dict) -> pa.Table:
+    """Per entry the group's samples matched: how many (``before``) and how many each policy keeps."""
+    ids = meta["entry_ids"].combine_chunks()
+    lengths = ids.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    entries, inverse = np.unique(flat, return_inverse=True)
+    columns = {"entry_id": pa.array(entries, pa.int64()),
+               "before": pa.array(np.bincount(inverse, minlength=len(entries)), pa.int64())}
+    for policy, duplicate_of in decisions.items():
+        kept = duplicate_of[rows] < 0
+        columns[f"after_{policy}"] = pa.array(np.bincount(inverse[kept], minlength=len(entries)), pa.int64())
+    return pa.table(columns)

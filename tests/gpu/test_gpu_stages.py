@@ -115,6 +115,23 @@ def test_dedup_keep_list_knn_and_export_filter(exported, capsys):
     assert json.loads((exported / "filtered" / "sizes.json").read_text())["00000.tar"] == 97 - len(removed)
 
 
+def test_embeddings_carry_what_each_sample_matched_for_balance_aware_dedup(exported):
+    emb = embed(exported, "emb3")
+    meta = pq.read_table(emb / "metadata").to_pylist()
+    entries = json.loads((exported / "meta.json").read_text())
+    green = next(m for m in meta if m["key"] == "green-01")
+    assert sorted(entries[i] for i in green["entry_ids"]) == ["green", "photo", "square"]
+    assert all(m["quality"] is None for m in meta)  # the run had no quality column
+    keep = exported / "keep-rarest"
+    assert cli.main(["dedup", "--embeddings", str(emb), "--out", str(keep), "--threshold", "0.9999",
+                     "--run", str(exported / "run"), "--compare"]) == 0
+    removed = [r["key"] for r in pq.read_table(keep).to_pylist() if not r["keep"]]
+    assert len(removed) == 1 and removed[0] in {"planted-copy", "green-01"}  # equal copies: the key hash decides
+    block = json.loads((exported / "run" / "datacard.json").read_text())["dedup"][str(keep)]
+    assert [p["policy"] for p in block["policies"]] == ["rarest", "centroid", "first"]
+    assert all(p["removed_rows"] == 1 and p["entries_emptied"] == 0 for p in block["policies"])
+
+
 def test_training_separates_pairs_checkpoints_and_resumes(exported):
     out = exported / "train"
     # open_clip_train shuffles samples with an unseeded RNG: warmup keeps this toy run from collapsing.
