@@ -68,7 +68,8 @@ def run_segments(run: str) -> tuple[np.ndarray, dict, dict]:
     return counts, segments, thresholds
 
 
-def finish_export(out: str, stats: list[dict], run: str | None, online: bool, seconds: float) -> dict:
+def finish_export(out: str, stats: list[dict], run: str | None, online: bool, seconds: float,
+                  policy: dict | None = None) -> dict:
     """Write ``sizes.json``, ``export_stats.json`` and, online, ``probabilities.npy`` and the
     run's data card; return the summary."""
     sizes = write_sizes(out, stats)
@@ -79,7 +80,7 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
     given, written = sum(s["given"] for s in stats), sum(sizes.values())
     summary = {"tars": len(sizes), "samples": written, "given": given, "failed": failed,
                "retryable": sum(s.get("retryable", 0) for s in stats), "funnel": funnel(failed, given, written),
-               "seconds": round(seconds, 2)}
+               "seconds": round(seconds, 2), **({"policy": policy} if policy else {})}
     if any("with_caption" in s for s in stats):
         with_caption = sum(s.get("with_caption", 0) for s in stats)
         summary["captions"] = {"with_caption": with_caption, "without_caption": written - with_caption}

@@ -28,7 +28,7 @@ from curation.export.finish import export_source, finish_export, run_entries
 from curation.export.plan import plan_params, plan_tars, plan_url, shard_rows, shard_sort_keys, tar_plan
 from curation.export.policy import FetchOptions
 from curation.export.retry import retry_candidates
-from curation.export.stage import ExportStage, export_hooks
+from curation.export.stage import ExportStage, export_hooks, opt_out_checks
 
 log = logging.getLogger("curate")
 
@@ -64,7 +64,9 @@ def run_export(executor, cfg: ExportConfig, fetch: FetchOptions | None = None) -
     else:
         stage.tars = shuffle_plan(executor, shards, sum(rows), cfg.samples_per_tar, cfg.shuffle_seed, cfg.out)
     result = drive(executor, stage, info={**plan, "shards": len(stage.tars), "input_shards": plan["shards"]})
-    summary = finish_export(cfg.out, result.stats, run, cfg.online, result.seconds)
+    policy = {"user_agent": fetch.user_agent, "opt_out_checks": opt_out_checks(fetch),
+              "blur_faces": cfg.blur_faces, "image_filter": cfg.image_filter, "keep_list": cfg.keep_list}
+    summary = finish_export(cfg.out, result.stats, run, cfg.online, result.seconds, policy)
     log.info("export: %d tars, %d samples written of %d, failures %s", summary["tars"], summary["samples"],
              summary["given"], summary["failed"] or "none")
     return summary

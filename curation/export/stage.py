@@ -11,6 +11,7 @@ finish, in order, with a bounded number of images in memory.
 
 import json
 import tempfile
+import time
 from collections import Counter
 
 import pyarrow as pa
@@ -24,9 +25,15 @@ from curation.export.policy import Fetched, FetchOptions
 from curation.export.retry import OldTar, Reused, previous_attempt
 from curation.export.wds import TarWriter, UniqueKeys
 
+# Per sample: what the training-content summary (``curate summary``) needs besides the
+# outcome: the domain, the bytes written, when it was fetched, the opt-out rules checked,
+# faces blurred, whether a synthetic caption went with it.
 STATUS_SCHEMA = pa.schema([("key", pa.string()), ("source_key", pa.string()), ("status", pa.string()),
                            ("error_message", pa.string()), ("url", pa.string()), ("width", pa.int32()),
-                           ("height", pa.int32()), ("retryable", pa.bool_())])
+                           ("height", pa.int32()), ("retryable", pa.bool_()), ("domain", pa.string()),
+                           ("bytes", pa.int64()), ("text_words", pa.int32()), ("lang", pa.string()),
+                           ("fetched_at", pa.string()), ("opt_out_checks", pa.string()), ("faces", pa.int32()),
+                           ("caption", pa.bool_())])
 
 
 def export_hooks(config) -> list:
@@ -81,11 +88,13 @@ class ExportStage(ShardStage):
         tar = TarWriter(tar_file)
         try:
             sources = [_source(i, row, self.removed, previous) for i, row in enumerate(rows)]
-            for row, fetched in zip(rows, fetcher.fetch_ordered(sources)):
+            checks = opt_out_checks(self.fetch)
+            for row, source, fetched in zip(rows, sources, fetcher.fetch_ordered(sources)):
                 if isinstance(fetched, Reused):
                     record = fetched.copy_into(tar, unique, old_tar)
                 else:
                     record = _write_sample(tar, row, fetched, unique, self.entries, self.config, hooks, captions)
+                    record.update(_provenance(row, source, checks))
                 written += record["status"] == "success"
                 status.append(record)
         finally:
@@ -115,6 +124,32 @@ def _source(i: int, row: dict, removed: frozenset, previous: dict | None):
     return row.get("url") or ""
 
 
+def opt_out_checks(fetch: FetchOptions) -> str:
+    """The opt-out rules a fetch checks, as the status table records them."""
+    rules = ["robots.txt"] if fetch.robots else []
+    directives = [d.strip() for d in fetch.disallowed_header_directives.split(",") if d.strip()]
+    if directives:
+        rules.append("x-robots-tag:" + "|".join(directives))
+    return ",".join(rules + ["tdm-reservation"])
+
+
+def _provenance(row: dict, source, checks: str) -> dict:
+    """Where a sample came from: its domain, and for a fetched url when and under which rules."""
+    from urllib.parse import urlsplit
+
+    url = row.get("url")
+    try:
+        domain = (urlsplit(url).hostname or None) if isinstance(url, str) and "://" in url else None
+    except ValueError:
+        domain = None
+    fetched = isinstance(source, str) and source != "" and domain is not None
+    text = row.get("text")
+    return {"domain": domain, "lang": row.get("lang") if isinstance(row.get("lang"), str) else None,
+            "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if fetched else None,
+            "opt_out_checks": checks if fetched else None,
+            "text_words": len(text.split()) if isinstance(text, str) else None}
+
+
 def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKeys, entries: list[str],
                   config, hooks: list, captions: dict | None = None) -> dict:
     key = unique(str(row["key"]))
@@ -137,5 +172,6 @@ def _write_sample(tar: TarWriter, row: dict, fetched: Fetched, unique: UniqueKey
     caption = captions.get(str(row["key"])) if captions is not None else None
     if caption:
         tar.add(f"{key}.syn.txt", caption.encode("utf-8"))
+    faces = len(image.info["face_bboxes"]) if "face_bboxes" in image.info else None
     return {**record, "status": "success", "error_message": "", "width": image.width, "height": image.height,
-            "retryable": False, "caption": bool(caption)}
+            "retryable": False, "caption": bool(caption), "bytes": len(image.data), "faces": faces}

@@ -90,7 +90,8 @@ def extract_archive(url: str, opts: IngestOptions) -> tuple[pa.Table, dict]:
     table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(ARCHIVE_COLUMNS, columns)})
     table = table.append_column("source", pa.array([url] * len(rows), pa.string()))
     stats = {"pages": pages, "images": images, "with_alt": with_alt, "unusable_url": unusable, "too_long": too_long}
-    return table, {"records": counts.records, "bad_records": counts.bad_records, **stats}
+    return table, {"records": counts.records, "bad_records": counts.bad_records, "first_date": counts.first_date,
+                   "last_date": counts.last_date, **stats}
 
 
 def extract_table(url: str, opts: IngestOptions) -> tuple[pa.Table, dict]:

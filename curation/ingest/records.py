@@ -30,6 +30,22 @@ class Page:
 class FileCounts:
     records: int = 0
     bad_records: int = 0
+    first_date: str | None = None  # the earliest and latest WARC-Date read (ISO 8601, seconds, UTC)
+    last_date: str | None = None
+
+    def saw(self, date) -> None:
+        """Widen the collection period with one record's WARC-Date (ignored when malformed)."""
+        value = str(date or "")
+        if not _WARC_DATE.match(value):
+            return
+        value = value[:19] + "Z"
+        if self.first_date is None or value < self.first_date:
+            self.first_date = value
+        if self.last_date is None or value > self.last_date:
+            self.last_date = value
+
+
+_WARC_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -120,6 +136,7 @@ def _fastwarc_pages(stream, counts: FileCounts) -> Iterator[Page]:
             counts.bad_records += 1
             return
         counts.records += 1
+        counts.saw(record.headers.get("WARC-Date"))
         try:
             page = _fastwarc_page(record)
         except BaseException as exc:  # one bad record never fails the file
@@ -178,6 +195,7 @@ def _warcio_pages(stream, counts: FileCounts) -> Iterator[Page]:
             counts.bad_records += 1
             return
         counts.records += 1
+        counts.saw(record.rec_headers.get_header("WARC-Date") if record.rec_headers else None)
         try:
             page = _page(record)
         except Exception:  # noqa: BLE001 - one bad record never fails the file

@@ -50,6 +50,13 @@ def _write_shards(out, parsed_dir, names, offsets, ranges, writers, writer: int,
     return rows
 
 
+def collection_period(stats: list[dict]) -> dict:
+    """The earliest and latest WARC-Date over the input files (None where no record had one)."""
+    firsts = [s["first_date"] for s in stats if s.get("first_date")]
+    lasts = [s["last_date"] for s in stats if s.get("last_date")]
+    return {"first": min(firsts) if firsts else None, "last": max(lasts) if lasts else None}
+
+
 def run_ingest(executor, cfg: IngestConfig) -> dict:
     files = expand_inputs(cfg.input_urls())
     check_output_folder(cfg.out, **{f"input {i}": url for i, url in enumerate(files)})
@@ -73,7 +80,8 @@ def run_ingest(executor, cfg: IngestConfig) -> dict:
     before = sum(kept)
     summary = {"files": len(files), "pairs_before_dedup": before, "pairs_after_dedup": sum(written),
                "duplicates_removed": before - sum(written), "shards": n_out,
-               "bad_records": sum(s.get("bad_records", 0) for s in stats), "per_file": stats}
+               "bad_records": sum(s.get("bad_records", 0) for s in stats),
+               "collection_period": collection_period(stats), "per_file": stats}
     write_json_atomic(join(cfg.out, "ingest_stats.json"), summary)
     log.info("ingest: %d files, %d pairs, %d after dedup, %d bad records", len(files), before, sum(written),
              summary["bad_records"])

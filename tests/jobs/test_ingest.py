@@ -4,6 +4,7 @@ charsets, damaged gzip, language ids, cross-file dedup, resume, and url+caption 
 import gzip
 import io
 import json
+import re
 
 import pyarrow.parquet as pq
 from warcio.statusandheaders import StatusAndHeaders
@@ -103,6 +104,11 @@ def test_ingest_warc_and_wat_to_pool(executor, tmp_path):
     assert per_file["a.warc.gz"]["unusable_url"] == 1 and per_file["a.warc.gz"]["kept"] == 7
     assert per_file["b.warc.gz"]["bad_records"] == 1 and per_file["b.warc.gz"]["kept"] == 2
     assert per_file["c.wat.gz"]["kept"] == 1
+    # The collection period: the WARC-Dates warcio stamped on the records, to the second.
+    period = summary["collection_period"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", period["first"]) and period["first"] <= period["last"]
+    assert period == {"first": min(s["first_date"] for s in summary["per_file"]),
+                      "last": max(s["last_date"] for s in summary["per_file"])}
 
 
 def test_rerun_resumes_per_file_and_gives_the_same_pool(executor, tmp_path):
