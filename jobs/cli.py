@@ -37,6 +37,7 @@ from curation.gpu.config import (
 )
 from curation.ingest.config import IngestConfig
 from curation.quality.config import QualityConfig, QualityFitConfig
+from curation.report.config import SummaryConfig
 from metadata.config import (
     MetadataBuildConfig,
     MetadataDiffConfig,
@@ -85,6 +86,8 @@ COMMANDS = {
                       "curation.chain.run:curate_command"),
     "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
                       "jobs.cli:report_command"),
+    "summary": Command("the public summary of training content (EU AI Act template): md, html and json",
+                       (*EXEC, SummaryConfig), "curation.report.summary_render:summary_command"),
     "status": Command("what is done and what is missing in a run folder, stage by stage",
                       (C.StorageConfig, C.StatusConfig), "jobs.cli:status_command"),
     "export": Command("write curated rows as WebDataset tars (+ sizes.json) for training",
@@ -104,7 +107,7 @@ COMMANDS = {
     "quality": {
         "": Command("score every pool row's alt-text: the pool's shards with a quality column in [0, 1]",
                     (*EXEC, QualityConfig), "curation.quality.run:quality_command"),
-        "fit": Command("fit one language's filter weights against a reference language model",
+        "fit": Command("fit one language's junk-detector weights on descriptive text against junk",
                        (QualityFitConfig,), "curation.quality.run:fit_command"),
     },
     "caption": Command("write one synthetic caption per curated image with an open_clip CoCa model",

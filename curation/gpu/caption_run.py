@@ -65,7 +65,10 @@ def caption_command(cfg: dict, executor) -> int:
     _check_model(c.model, c.pretrained)
     stage = CaptionStage(c.out, lineage(c), source, cfg["fetch"], c.batch_size, executor.storage)
     stats = drive(executor, stage, overwrite=c.overwrite, info={"curated": source}).stats
-    summary = _finish(c.out, run, stats, {"model": c.model, "prompt": c.prompt})
+    from importlib.metadata import version
+
+    summary = _finish(c.out, run, stats, {"model": c.model, "pretrained": c.pretrained, "prompt": c.prompt,
+                                          "open_clip_version": version("open_clip_torch")})
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 
@@ -91,7 +94,8 @@ def import_command(cfg: dict, executor) -> int:
     curated_keys = pa.concat_arrays([read_parquet(s.source, columns=["key"])["key"].cast(pa.string())
                                      .combine_chunks() for s in stage.plan()])
     unknown = imported.filter(pc.invert(pc.is_in(imported["key"], value_set=curated_keys)))["key"]
-    summary = _finish(c.out, run, stats, {"imported": imported.num_rows, "input_rows_left_out": dropped,
+    summary = _finish(c.out, run, stats, {"model": None, "source": c.input, "imported": imported.num_rows,
+                                          "input_rows_left_out": dropped,
                                           "unknown_keys": len(unknown),
                                           "unknown_key_examples": unknown.slice(0, 10).to_pylist()})
     sys.stdout.write(json.dumps(summary) + "\n")
