@@ -19,4 +19,4 @@ class SummaryConfig:
     captions: str | None = opt(None, "captions folders, comma-separated (their models and counts)")
     provider: str | None = opt(None, "YAML of what only the provider knows (provider_name, model_name, ...)",
                                path=True)
-    sme: bool = opt(False, "the provider is an SME: list the top 5% of domains or 1,000, whichever is fewer")
+    sme: bool = opt(False, "the provider is an SME: list the top 5 percent of domains or 1,000, whichever is fewer")
