@@ -43,6 +43,7 @@ test: install
 demo: install
 	$(BIN)/curate curate --pool sample/pool --metadata metadata/default/metadata.json \
 	  --out demo-out --t 100 --seed 0 --overwrite
+	$(BIN)/curate summary --run demo-out --out demo-out/summary
 
 lint: install
 	$(BIN)/ruff check curation jobs metadata tests sample bench
