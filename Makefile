@@ -10,7 +10,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt setup.cfg | check-python check-java
+$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt requirements-worldwide.txt setup.cfg | check-python check-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
@@ -78,6 +78,7 @@ bench: install
 	$(BIN)/python -m bench.ingest --out .bench/ingest.json
 	$(BIN)/python -m bench.quality --out .bench/quality.json
 	$(BIN)/python -m bench.quality_eval --out .bench/quality_eval.json
+	$(BIN)/python -m bench.wiki --out .bench/wiki.json
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
 	$(BIN)/python -m bench.export --out .bench/export.json

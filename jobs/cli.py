@@ -43,6 +43,7 @@ from metadata.config import (
     MetadataDiffConfig,
     MetadataImportConfig,
     MetadataStatsConfig,
+    MetadataWikiConfig,
     NgramsConfig,
 )
 
@@ -125,6 +126,8 @@ COMMANDS = {
                         "jobs.metadata_cli:diff_command"),
         "import": Command("take an existing MetaCLIP metadata.json as is, with a manifest",
                           (MetadataImportConfig,), "jobs.metadata_cli:import_command"),
+        "wiki": Command("per-language lists from Wikipedia dumps (extract, segment, count; Meta CLIP 2's rules)",
+                        (*EXEC, MetadataWikiConfig), "metadata.wiki_run:wiki_command"),
         "ngrams": Command("Spark job: unigram/bigram counts of a corpus, page-view sums",
                           (C.SparkConfig, C.StorageConfig, NgramsConfig), "jobs.metadata_cli:ngrams_command"),
     },

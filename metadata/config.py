@@ -67,3 +67,38 @@ class NgramsConfig:
     project: str = opt("en", "page-view project to count")
     out: str = opt(help="folder for unigrams/, bigrams/, titles/", path=True)
     partitions: int | None = opt(None, "output parts per kind (default: Spark's parallelism)")
+
+
+@dataclass(kw_only=True)
+class MetadataWikiConfig:
+    """Per-language lists from Wikipedia dumps, by Meta CLIP 2's rules."""
+
+    SECTION: ClassVar[str] = "wiki"
+    dump: str | None = opt(None, "one pages-articles dump (.xml.bz2, multistream with its index beside it, or .xml)",
+                           path=True)
+    dumps: str | None = opt(None, "a folder of dumps, one language each (xxwiki-DATE-pages-articles*.xml.bz2)",
+                            path=True)
+    lang: str | None = opt(None, "language of --dump (ISO 639-1; --dumps takes it from each file name)")
+    out: str = opt(help="folder for <lang>.json lists and their manifests", path=True)
+    pageviews: str | None = opt(None, "Wikimedia page-view dump files (a file or folder): titles by views; "
+                                      "without it, by the links pointing at each article", path=True)
+    wordnet_lmf: str | None = opt(None, "multilingual WordNet lemmas: WN-LMF XML or an Open Multilingual Wordnet "
+                                        "tab file", path=True)
+    unigram_share: float = opt(0.10, "top share of the distinct unigrams kept, by count")
+    max_unigrams: int = opt(251_465, "most unigrams kept")
+    min_bigram_pmi: float = opt(30.0, "bigrams kept have a PMI above this, in bits")
+    max_bigrams: int = opt(100_646, "most bigrams kept")
+    title_share: float = opt(0.76, "top share of the titles kept, by page views (or links)")
+    max_titles: int = opt(61_235, "most titles kept")
+    numbers: bool = opt(True, "include the numbers 0..99")
+
+    def __post_init__(self):
+        require((self.dump is None) != (self.dumps is None), "dump", self.dump, "give --dump or --dumps (one)")
+        require(self.dump is None or bool(self.lang), "lang", self.lang, "--dump needs --lang")
+        for name in ("unigram_share", "title_share"):
+            value = getattr(self, name)
+            require(isinstance(value, (int, float)) and 0 < value <= 1, name, value, "must be a share in (0, 1]")
+        for name in ("max_unigrams", "max_bigrams", "max_titles"):
+            at_least(getattr(self, name), 0, name)
+        require(isinstance(self.min_bigram_pmi, (int, float)) and math.isfinite(self.min_bigram_pmi),
+                "min_bigram_pmi", self.min_bigram_pmi, "must be a finite number")

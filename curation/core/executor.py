@@ -31,6 +31,7 @@ from functools import partial
 import numpy as np
 
 from curation.chain.counting import add_sparse
+from curation.core.errors import CurationError
 from curation.core.faults import Faults
 from curation.core.io import using_storage
 from curation.core.progress import Progress
@@ -235,8 +236,8 @@ class LocalExecutor(Executor):
                 self._give_up_after(attempt, exc, description, index)
 
     def _give_up_after(self, attempts: int, exc: BaseException, description: str, index: int) -> None:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise exc
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, CurationError)):
+            raise exc  # bad input fails the same way every time: named at once, not retried
         where = f"{description}: task {index}" if description else f"task {index}"
         if attempts > self.retries:
             raise TaskFailed(f"{where} failed {attempts} times; last error: {type(exc).__name__}: {exc}") from exc
