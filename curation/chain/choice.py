@@ -29,19 +29,30 @@ def _candidates(params: dict, seed: int, buckets: int, item) -> list:
     index, shard = item
     image_column = params.get("image_column", "key")
     columns = {"key", image_column, params["text_column"]} | ({"quality"} if params.get("prefer_quality") else set())
+    if "url" in _columns_of(shard.source):
+        columns.add("url")
     table = read_parquet(shard.source, columns=sorted(columns))
     return shard_candidates(table, index, image_column, params["text_column"], seed, buckets,
                             bool(params.get("prefer_quality")))
 
 
+COLLISIONS = -1  # the pseudo-shard that carries a bucket's url collisions to the last step
+
+
 def _winners(index: int, pairs: list) -> list:
-    """One bucket partition: the winning (shard, rows) of each bucket in it."""
-    from curation.chain.imageunit import bucket_winners
+    """One bucket partition: the winning (shard, rows) of each bucket in it, and its image
+    ids that name several urls."""
+    from curation.chain.imageunit import bucket_winners, url_collisions
 
     by_bucket: dict = {}
     for bucket, piece in pairs:
         by_bucket.setdefault(bucket, []).append(piece)
-    return [pair for pieces in by_bucket.values() for pair in bucket_winners(pieces).items()]
+    out = [pair for pieces in by_bucket.values() for pair in bucket_winners(pieces).items()]
+    found = [url_collisions(pieces) for pieces in by_bucket.values()]
+    count = sum(n for n, _ in found)
+    if count:
+        out.append((COLLISIONS, (count, [e for _, examples in found for e in examples][:5])))
+    return out
 
 
 def _write_choices(curated_dir: str, names: list[str], index: int, pairs: list) -> list:
@@ -49,9 +60,12 @@ def _write_choices(curated_dir: str, names: list[str], index: int, pairs: list) 
     from curation.chain.imageunit import choice_table, choice_url
 
     by_shard: dict = {}
+    written: list = []
     for shard, rows in pairs:
+        if shard == COLLISIONS:
+            written.append(rows)  # (count, examples): passed on to the driver
+            continue
         by_shard.setdefault(shard, []).append(rows)
-    written = []
     for shard, parts in by_shard.items():
         rows = np.sort(np.concatenate(parts))
         write_parquet_atomic(choice_url(curated_dir, names[shard]), choice_table(rows))
@@ -111,7 +125,14 @@ def run_image_choice(executor, stage, shards: list) -> int:
         [Step(buckets, _winners),
          Step(max(1, min(len(shards), buckets)), partial(_write_choices, stage.out_dir, names))],
         f"balance: one alt-text per image over {len(shards)} shards")
-    images = int(sum(written))
-    write_json_atomic(marker, {"images": images, "shards": len(shards), "inputs": inputs})
+    images = int(sum(w for w in written if not isinstance(w, tuple)))
+    clashes = [w for w in written if isinstance(w, tuple)]
+    collisions = {"images": sum(n for n, _ in clashes), "examples": [e for _, ex in clashes for e in ex][:5]}
+    if collisions["images"]:
+        log.warning("balance: %d image ids (%s: %s) name more than one url: their rows are taken as alt-texts of "
+                    "one image; give --image-column a column that tells images apart", collisions["images"],
+                    stage.params.get("image_column", "key"), ", ".join(collisions["examples"]))
+    write_json_atomic(marker, {"images": images, "shards": len(shards), "inputs": inputs,
+                               "url_collisions": collisions})
     log.info("balance: %d images among the matched rows", images)
     return images

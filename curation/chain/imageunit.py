@@ -66,6 +66,13 @@ def shard_candidates(table: pa.Table, shard: int, image_column: str, text_column
                      "shard": pa.array(np.full(len(h), shard, np.int64)),
                      "row": pa.array(np.arange(len(h), dtype=np.int64))})
     best = _first_per_id(rows)
+    # The smallest and largest url hash of each image: an image id whose rows name different
+    # urls (keys that collide) is told apart from the alt-texts of one image.
+    urls = table["url"].combine_chunks().cast(pa.string()).fill_null("") if "url" in table.column_names \
+        else pa.array([""] * table.num_rows, pa.string())
+    spans = pa.table({"id": ids, "u": pa.array(coin_hashes(urls, 0), pa.uint64())}).group_by("id").aggregate(
+        [("u", "min"), ("u", "max")])
+    best = best.join(spans, "id").sort_by([("id", "ascending")])
     bucket = coin_hashes(best["id"], 0) % np.uint64(buckets)
     return [(int(b), best.filter(pa.array(bucket == np.uint64(b)))) for b in np.unique(bucket)]
 
@@ -75,6 +82,17 @@ def bucket_winners(pieces: list[pa.Table]) -> dict[int, np.ndarray]:
     best = _first_per_id(pa.concat_tables(pieces))
     shards, rows = best["shard"].to_numpy(), best["row"].to_numpy()
     return {int(s): np.sort(rows[shards == s]) for s in np.unique(shards)}
+
+
+def url_collisions(pieces: list[pa.Table]) -> tuple[int, list[str]]:
+    """Image ids of one bucket whose rows name more than one url: (how many, a few of them)."""
+    table = pa.concat_tables(pieces)
+    if "u_min" not in table.column_names or table.num_rows == 0:
+        return 0, []
+    spans = table.group_by("id").aggregate([("u_min", "min"), ("u_max", "max")])
+    clash = pc.not_equal(spans["u_min_min"], spans["u_max_max"])
+    ids = spans["id"].filter(clash)
+    return len(ids), [str(v) for v in ids.slice(0, 5).to_pylist()]
 
 
 def _first_per_id(table: pa.Table) -> pa.Table:

@@ -48,9 +48,20 @@ def read_pool_shard(url: str, text_column: str = "text") -> PoolShard:
     table = _check_text_column(table, url, text_column)
     if "lang" in table.column_names:  # routed to metadata lists as text
         table = table.set_column(table.column_names.index("lang"), "lang", _string_column(table, "lang", url))
+    if "image" in table.column_names:
+        _check_image_column(table, url)
     table, no_key = _with_keys(table, url)
     rejected += no_key
     return PoolShard(url, table, _rejected_table(url, rejected))
+
+
+def _check_image_column(table: pa.Table, url: str) -> None:
+    """An ``image`` column holds the image's bytes; text there (a path, a url) stops the run."""
+    kind = table["image"].type
+    if not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_null(kind)
+            or pa.types.is_fixed_size_binary(kind) or getattr(pa.types, "is_binary_view", lambda _: False)(kind)):
+        raise InputError(f"{url}: column 'image' has type {kind}, expected binary (the image's bytes; put paths "
+                         f"and urls in the url column)")
 
 
 def _check_text_column(table: pa.Table, url: str, text_column: str) -> pa.Table:

@@ -60,9 +60,16 @@ def match_stage(cfg: MatchConfig, metadata: Metadata) -> MatchStage:
 
         if cfg.lang_map:
             params["lang_map"] = load_lang_map(cfg.lang_map)
+            unknown = ", ".join(f"{k!r} -> {v!r}" for k, v in sorted(params["lang_map"].items())
+                                if v not in metadata.segments)
+            if unknown:
+                raise InputError(f"--lang-map {cfg.lang_map}: no list for {unknown} in {metadata.source} "
+                                 f"(lists: {', '.join(sorted(metadata.segments))})")
         if cfg.default_lang not in metadata.segments:
             raise InputError(f"--default-lang {cfg.default_lang!r} has no list in {metadata.source} "
                              f"(lists: {', '.join(sorted(metadata.segments))})")
+    elif cfg.lang_map:
+        log.warning("--lang-map %s: no effect with a single metadata list (%s)", cfg.lang_map, metadata.source)
     return MatchStage(join(cfg.out, layout.MATCHED), params, len(metadata), cfg.pool, metadata.source)
 
 
@@ -209,6 +216,12 @@ def run_balance(executor, cfg: BalanceConfig, timings: dict | None = None,
                           timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)},
                           sources=metadata_sources(metadata))
     card["executor"] = executor.name
+    if stage.per_image:
+        from curation.chain.imageunit import CHOICE, COMPLETE
+
+        collisions = read_json(join(stage.out_dir, CHOICE, COMPLETE)).get("url_collisions", {})
+        if collisions.get("images"):
+            card["image_id_url_collisions"] = collisions  # ids whose rows name several urls
     if before_card is not None:
         before_card()
         card["timings_s"] = {**card["timings_s"], **(timings or {})}

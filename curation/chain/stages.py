@@ -9,6 +9,7 @@ rows, its sparse entry counts and its stats; see ``curation.core.shards`` for th
 """
 
 import hashlib
+import logging
 from collections import Counter
 
 import numpy as np
@@ -19,13 +20,22 @@ from curation.chain.counting import counts_table, matches_histogram, sparse_coun
 from curation.chain.pool import POOL_SUFFIXES, read_pool_shard
 from curation.core import layout
 from curation.core.errors import InputError
-from curation.core.io import exists, list_files, read_json, read_parquet
+from curation.core.io import exists, join, read_json, read_parquet
 from curation.core.shards import Shard, ShardOutput, ShardResult, ShardStage, done_names
+
+log = logging.getLogger("curate")
 
 
 def plan_pool_shards(pool_url: str) -> list[Shard]:
-    """One shard per pool file, named by its position in sorted order."""
-    files = list_files(pool_url, POOL_SUFFIXES)
+    """One shard per pool file, named by its position in sorted order. Files of other kinds
+    (``.csv``, ``.ndjson``, ``.JSONL``) are not read, and a warning names them."""
+    from curation.core.io import list_files_and_others
+
+    names, others = list_files_and_others(pool_url, POOL_SUFFIXES)
+    if others:
+        log.warning("%s: %d file(s) not read as pool shards (pool shards end in %s): %s", pool_url, len(others),
+                    ", ".join(POOL_SUFFIXES), ", ".join(others[:10]) + (" ..." if len(others) > 10 else ""))
+    files = [join(pool_url, name) for name in names]
     if not files:
         raise InputError(f"{pool_url}: no pool shards (*.parquet, *.jsonl, *.jsonl.gz) found")
     return [Shard(layout.shard_name(i), url, i) for i, url in enumerate(files)]

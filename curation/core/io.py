@@ -100,17 +100,35 @@ def read_json(url: str):
 def list_files(url: str, suffixes: tuple[str, ...]) -> list[str]:
     """Files directly under folder ``url`` whose names end with one of ``suffixes``, sorted.
 
-    Hidden names (``.x``, ``_x``) are skipped: they are markers and temporaries.
+    Hidden names (``.x``, ``_x``) are skipped: they are markers and temporaries. A symbolic
+    link to a file is listed like the file (wherever it points); a link to nothing is an
+    ``InputError`` naming it.
     """
+    names, _ = list_files_and_others(url, suffixes)
+    return [join(url, name) for name in names]
+
+
+def list_files_and_others(url: str, suffixes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(names ending with ``suffixes``, names of the other visible files), both sorted."""
     fs, path = get_fs(url)
     if not fs.isdir(path):
         raise InputError(f"{url}: input folder not found")
-    names = []
+    names, others = [], []
     for info in fs.ls(path, detail=True):
         name = posixpath.basename(info["name"].rstrip("/"))
-        if info["type"] == "file" and name.endswith(suffixes) and not name.startswith((".", "_")):
-            names.append(name)
-    return [join(url, name) for name in sorted(names)]
+        if name.startswith((".", "_")):
+            continue
+        kind = info["type"]
+        if kind == "other" and info.get("islink"):
+            import os
+
+            if not os.path.exists(info["name"]):
+                raise InputError(f"{join(url, name)}: a symbolic link to nothing ({os.readlink(info['name'])})")
+            kind = "file" if os.path.isfile(info["name"]) else "directory"
+        if kind != "file":
+            continue
+        (names if name.endswith(suffixes) else others).append(name)
+    return sorted(names), sorted(others)
 
 
 def list_names(url: str, suffix: str) -> list[str]:
@@ -245,7 +263,7 @@ def write_atomic(url: str, value) -> dict:
         out = _Digesting(f)
         if isinstance(value, pa.Table):
             buf = io.BytesIO()
-            pq.write_table(value, buf, compression="zstd")
+            pq.write_table(value, buf, compression="zstd", write_page_checksum=True)
             out.write(buf.getbuffer())
         elif isinstance(value, (bytes, bytearray, memoryview)):
             out.write(bytes(value))
@@ -255,10 +273,12 @@ def write_atomic(url: str, value) -> dict:
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
-    """Read one Parquet file; an unreadable file raises ``InputError`` naming it."""
+    """Read one Parquet file; an unreadable file raises ``InputError`` naming it. Page
+    checksums are verified where the writer stored them (ours always do; parquet-mr's by
+    default): a damaged data page stops the run instead of being read as data."""
     try:
         with open_read(url) as f:
-            return pq.read_table(f, columns=columns)
+            return pq.read_table(f, columns=columns, page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{url}: unreadable Parquet file ({exc})") from None
 

@@ -20,7 +20,9 @@ deadline passed first). ``retryable`` says whether ``--retry-failed`` tries it a
 
 import http.client
 import ipaddress
+import os
 import socket
+import stat
 import threading
 import time
 from collections import deque
@@ -258,7 +260,14 @@ class Fetcher:
             raise FetchFailure("refused", "local file (--allow-local-files to read local paths and file:// urls)")
         path = url[len("file://"):] if url.startswith("file://") else url
         try:
-            with open(path, "rb") as f:
+            # Opened without blocking and checked before reading: a FIFO or a device would
+            # otherwise hold the task until it is killed.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise FetchFailure("refused", f"{path}: not a regular file")
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb") as f:
                 return read_file_capped(f, self.opts.max_bytes)
         except OSError as exc:
             raise FetchFailure("failed_to_download", f"{type(exc).__name__}: {exc}") from None

@@ -7,7 +7,11 @@ blurring or a user's filter, whose decisions are recorded per sample.
 import io
 from dataclasses import dataclass, field
 
-FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+# The formats open_clip's WebDataset loader reads (``jpg;png;jpeg;webp``): an image in any
+# other (GIF, BMP, TIFF, ICO, TGA, PCX, PPM, ...) is written as PNG, or the loader would skip
+# it and training would see fewer samples than sizes.json announces. MPO is multi-picture JPEG.
+FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
+_PNG_MODES = {"1", "L", "LA", "I", "P", "RGB", "RGBA"}
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
@@ -44,22 +48,24 @@ def prepare(data: bytes, opts: ResizeOptions, max_pixels: int = DEFAULT_MAX_PIXE
                                 f"{img.width} x {img.height} pixels > {max_pixels}")
             img.load()
             fmt = img.format
-            out = _resize(img, opts) if opts.size is not None else img
+            out = _resize(img, opts, max_pixels) if opts.size is not None else img
             info: dict = {}
             for hook in hooks:
                 out, extra, reason = hook(out, row)
                 info.update(extra or {})
                 if reason:
                     return Prepared(None, "", img.width, img.height, "filtered", str(reason), info)
-            if out is img:
-                return Prepared(data, FORMATS.get(fmt, (fmt or "img").lower()), img.width, img.height, "ok",
-                                info=info)
-            as_jpeg = opts.size is not None or fmt == "JPEG"
+            if out is img and fmt in FORMATS:
+                return Prepared(data, FORMATS[fmt], img.width, img.height, "ok", info=info)
+            if fmt not in FORMATS:
+                info["converted_from"] = fmt
+            as_jpeg = opts.size is not None or fmt in ("JPEG", "MPO")
             buf = io.BytesIO()
             if as_jpeg:
                 out.convert("RGB").save(buf, format="JPEG", quality=opts.quality)
             else:
-                out.save(buf, format="PNG")
+                (out if out.mode in _PNG_MODES else out.convert("RGBA" if "A" in out.mode else "RGB")).save(
+                    buf, format="PNG")
             return Prepared(buf.getvalue(), "jpg" if as_jpeg else "png", out.width, out.height, "ok", info=info)
     except Image.DecompressionBombError as exc:  # PIL's own limit, hit while opening the header
         return Prepared(None, "", None, None, "image_too_large", str(exc))
@@ -93,8 +99,11 @@ def user_hook(spec: str):
     return hook
 
 
-def _resize(img, opts: ResizeOptions):
+def _resize(img, opts: ResizeOptions, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """To ``opts.size`` on the chosen side, but never past ``max_pixels`` (a 1x1 image is not
+    blown up to 12,000 x 12,000)."""
     side = max(img.width, img.height) if opts.mode == "longest" else min(img.width, img.height)
     scale = opts.size / side
+    scale = min(scale, (max_pixels / (img.width * img.height)) ** 0.5)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     return img.resize(size, resample=3)  # bicubic

@@ -6,6 +6,7 @@ the shards' rows in order (``plan_tars``), or (``--shuffle-seed``) sorted by the
 
 import hashlib
 import json
+import logging
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +15,8 @@ from curation.core import layout
 from curation.core.hashing import coins
 from curation.core.io import join, parquet_rows, read_parquet
 from curation.core.shards import Shard
+
+log = logging.getLogger("curate")
 
 
 def shard_rows(url: str) -> int:
@@ -80,12 +83,40 @@ def read_rows(pieces: tuple, shards: list[str] | None = None) -> pa.Table:
                 mine = np.flatnonzero(shard_ids == s)
                 parts.append(read_parquet(shards[s]).take(pa.array(rows[mine], pa.int64())))
                 where.append(mine)
-            grouped = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else parts[0]
+            grouped = concat_rows(parts)
             # Back from shard groups to the plan's order.
             tables.append(grouped.take(pa.array(np.argsort(np.concatenate(where), kind="stable"), pa.int64())))
     if not tables:
         return pa.table({})
-    return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+    return concat_rows(tables)
+
+
+def concat_rows(tables: list[pa.Table]) -> pa.Table:
+    """Tables of several curated shards as one. A pass-through column whose type differs
+    between shards (int in one, string in another) becomes a string column, with a warning
+    naming it: the pipeline never reads it, an image-filter hook may."""
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    types: dict = {}
+    for table in tables:
+        for field in table.schema:
+            types.setdefault(field.name, set()).add(field.type)
+    clashing = sorted(name for name, kinds in types.items() if len(kinds) > 1)
+    log.warning("export: column %s differs in type between curated shards (%s); written as text",
+                ", ".join(clashing), "; ".join(f"{n}: {', '.join(sorted(map(str, types[n])))}" for n in clashing))
+    return pa.concat_tables([_as_text(t, clashing) for t in tables], promote_options="default")
+
+
+def _as_text(table: pa.Table, names: list[str]) -> pa.Table:
+    for name in names:
+        if name in table.column_names:
+            values = [None if v is None else v if isinstance(v, str) else str(v) for v in table[name].to_pylist()]
+            table = table.set_column(table.column_names.index(name), name, pa.array(values, pa.string()))
+    return table
 
 
 def plan_params(plan: dict) -> dict:
