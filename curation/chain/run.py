@@ -102,8 +102,13 @@ def run_match(executor, cfg: MatchConfig, filters: dict | None = None) -> ChainR
                     "them)", metadata.source, metadata.blank_entries[:10])
     stage = match_stage(cfg, metadata)
     chain = filter_chain(stage, cfg.out, len(metadata), filters or {})
+    from curation.chain.pool import POOL_SUFFIXES
+    from curation.core.io import list_files_and_others
+
+    not_read = list_files_and_others(cfg.pool, POOL_SUFFIXES)[1]  # named in plan's warning; the card keeps them
     run = drive(executor, stage, overwrite=cfg.overwrite,
-                info={"metadata": metadata.source, "entries": len(metadata), "pool": cfg.pool})
+                info={"metadata": metadata.source, "entries": len(metadata), "pool": cfg.pool,
+                      **({"files_not_read": not_read[:100]} if not_read else {})})
     write_json_atomic(join(cfg.out, CHAIN), {"stages": [s.folder for s in [stage, *chain]]})
     counts, filter_stats = run.counts, {}
     for filter_stage in chain:
@@ -216,6 +221,9 @@ def run_balance(executor, cfg: BalanceConfig, timings: dict | None = None,
                           timings={**(timings or {}), "balance": round(time.monotonic() - start, 3)},
                           sources=metadata_sources(metadata))
     card["executor"] = executor.name
+    not_read = _matched_manifest(cfg.out).get("files_not_read")
+    if not_read:
+        card["pool_files_not_read"] = not_read  # files of other kinds in the pool folder
     if stage.per_image:
         from curation.chain.imageunit import CHOICE, COMPLETE
 

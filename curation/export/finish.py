@@ -81,6 +81,9 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
     summary = {"tars": len(sizes), "samples": written, "given": given, "failed": failed,
                "retryable": sum(s.get("retryable", 0) for s in stats), "funnel": funnel(failed, given, written),
                "seconds": round(seconds, 2), **({"policy": policy} if policy else {})}
+    as_text = sorted({c for s in stats for c in s.get("columns_as_text", [])})
+    if as_text:
+        summary["columns_as_text"] = as_text  # pass-through columns whose type differed between shards
     if any("with_caption" in s for s in stats):
         with_caption = sum(s.get("with_caption", 0) for s in stats)
         summary["captions"] = {"with_caption": with_caption, "without_caption": written - with_caption}
@@ -88,7 +91,8 @@ def finish_export(out: str, stats: list[dict], run: str | None, online: bool, se
         # The run's data card shows the funnel of its exports (and the report with it).
         card = read_json(join(run, layout.DATACARD))
         summary["funnel"] = {"matched": card.get("matched_rows"), **summary["funnel"]}
-        card.setdefault("exports", {})[out] = {"online": online, "funnel": summary["funnel"]}
+        card.setdefault("exports", {})[out] = {"online": online, "funnel": summary["funnel"],
+                                               **({"columns_as_text": as_text} if as_text else {})}
         write_json_atomic(join(run, layout.DATACARD), card)
     write_json_atomic(join(out, "export_stats.json"), summary)
     return summary

@@ -67,9 +67,10 @@ def plan_url(out: str, tar: int) -> str:
     return join(out, PLAN, f"{layout.shard_name(tar)}.parquet")
 
 
-def read_rows(pieces: tuple, shards: list[str] | None = None) -> pa.Table:
+def read_rows(pieces: tuple, shards: list[str] | None = None, as_text: list | None = None) -> pa.Table:
     """The rows of a tar, in the tar's order: from ``("range", url, start, end)`` pieces, or
-    from a ``("plan", plan url)`` piece of a shuffled export (``shards``: the shard urls)."""
+    from a ``("plan", plan url)`` piece of a shuffled export (``shards``: the shard urls).
+    ``as_text`` collects the columns ``concat_rows`` had to write as text."""
     tables = []
     for piece in pieces:
         if piece[0] == "range":
@@ -83,15 +84,15 @@ def read_rows(pieces: tuple, shards: list[str] | None = None) -> pa.Table:
                 mine = np.flatnonzero(shard_ids == s)
                 parts.append(read_parquet(shards[s]).take(pa.array(rows[mine], pa.int64())))
                 where.append(mine)
-            grouped = concat_rows(parts)
+            grouped = concat_rows(parts, as_text)
             # Back from shard groups to the plan's order.
             tables.append(grouped.take(pa.array(np.argsort(np.concatenate(where), kind="stable"), pa.int64())))
     if not tables:
         return pa.table({})
-    return concat_rows(tables)
+    return concat_rows(tables, as_text)
 
 
-def concat_rows(tables: list[pa.Table]) -> pa.Table:
+def concat_rows(tables: list[pa.Table], as_text: list | None = None) -> pa.Table:
     """Tables of several curated shards as one. A pass-through column whose type differs
     between shards (int in one, string in another) becomes a string column, with a warning
     naming it: the pipeline never reads it, an image-filter hook may."""
@@ -106,6 +107,8 @@ def concat_rows(tables: list[pa.Table]) -> pa.Table:
         for field in table.schema:
             types.setdefault(field.name, set()).add(field.type)
     clashing = sorted(name for name, kinds in types.items() if len(kinds) > 1)
+    if as_text is not None:
+        as_text.extend(n for n in clashing if n not in as_text)
     log.warning("export: column %s differs in type between curated shards (%s); written as text",
                 ", ".join(clashing), "; ".join(f"{n}: {', '.join(sorted(map(str, types[n])))}" for n in clashing))
     return pa.concat_tables([_as_text(t, clashing) for t in tables], promote_options="default")

@@ -70,7 +70,8 @@ class ExportStage(ShardStage):
         return self.tars
 
     def process(self, shard: Shard) -> ShardOutput:
-        rows = read_rows(shard.source, self.shards).to_pylist()
+        as_text: list = []
+        rows = read_rows(shard.source, self.shards, as_text).to_pylist()
         captions = None
         if self.config.captions:
             from curation.gpu.caption import captions_for
@@ -109,7 +110,8 @@ class ExportStage(ShardStage):
         stats = {"tar": f"{shard.name}.tar", "samples": written, "given": len(rows),
                  **({"with_caption": sum(1 for r in status if r.get("caption"))} if captions is not None else {}),
                  "failed": {s: n for s, n in counts.items() if s != "success"},
-                 "retryable": sum(1 for r in status if r["retryable"])}
+                 "retryable": sum(1 for r in status if r["retryable"]),
+                 **({"columns_as_text": as_text} if as_text else {})}
         return ShardOutput(files, stats)
 
 

@@ -95,7 +95,8 @@ def test_linked_shards_are_read_and_other_files_named(tmp_path, caplog):
     meta = write_metadata(tmp_path / "m.json", ["dog"])
     assert cli.main(["curate", "--pool", str(tmp_path / "pool"), "--metadata", str(meta), "--out",
                      str(tmp_path / "run"), "--t", "10"]) == 0
-    assert json.loads((tmp_path / "run" / "datacard.json").read_text())["pool_rows"] == 3
+    card = json.loads((tmp_path / "run" / "datacard.json").read_text())
+    assert card["pool_rows"] == 3 and card["pool_files_not_read"] == ["x.JSONL", "y.ndjson", "z.csv"]
     assert "3 file(s) not read as pool shards" in caplog.text and "x.JSONL, y.ndjson, z.csv" in caplog.text
 
 
@@ -108,6 +109,9 @@ def test_pass_through_columns_of_differing_types_are_exported_as_text(tmp_path, 
     assert cli.main(["export", "--curated", str(tmp_path / "run"), "--out", str(tmp_path / "tars")]) == 0
     assert "column extra differs in type between curated shards (extra: int64, string)" in caplog.text
     assert json.loads((tmp_path / "tars" / "sizes.json").read_text()) == {"00000.tar": 2}
+    assert json.loads((tmp_path / "tars" / "export_stats.json").read_text())["columns_as_text"] == ["extra"]
+    card = json.loads((tmp_path / "run" / "datacard.json").read_text())
+    assert card["exports"][str(tmp_path / "tars")]["columns_as_text"] == ["extra"]
 
 
 def test_image_ids_naming_several_urls_are_warned_about_and_recorded(tmp_path, caplog):

@@ -154,3 +154,9 @@ def test_a_damaged_dump_is_a_clear_error(tmp_path, caplog):
     assert cli.main(["metadata", "wiki", "--dump", str(bad), "--lang", "en", "--out", str(tmp_path / "o")]) == 2
     assert "not a MediaWiki XML dump" in caplog.text
     assert cli.main(["metadata", "wiki", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_spark_tasks_give_the_list_of_local_ones(spark, tmp_path):
+    _, local, _, _ = build(tmp_path, "ja")
+    _, on_spark, _, _ = build(tmp_path, "ja", "spark", "--executor", "spark")
+    assert (on_spark / "ja.json").read_bytes() == (local / "ja.json").read_bytes()
