@@ -30,6 +30,8 @@ from curation.gpu.config import (
     CaptionsImportConfig,
     DedupConfig,
     EmbedConfig,
+    EvalConfig,
+    EvalDatasetConfig,
     IndexConfig,
     KnnConfig,
     ModelConfig,
@@ -103,6 +105,12 @@ COMMANDS = {
                    "curation.gpu.run:knn_command"),
     "dedup": Command("semantic near-duplicate removal and CLIP-score filter: a keep list",
                      (*EXEC, DedupConfig), "curation.gpu.run:dedup_command"),
+    "eval": {
+        "": Command("zero-shot classification and retrieval of a checkpoint on CLIP_benchmark WDS sets",
+                    (EvalConfig,), "curation.gpu.evaluate:eval_command"),
+        "make-dataset": Command("a labelled image folder as a CLIP_benchmark WDS set",
+                                (EvalDatasetConfig,), "curation.gpu.evaluate:make_dataset_command"),
+    },
     "train": Command("CLIP training on exported shards with open_clip's training code",
                      (ModelConfig, TrainConfig), "curation.gpu.run:train_command"),
     "quality": {

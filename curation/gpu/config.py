@@ -171,3 +171,33 @@ class CaptionsImportConfig:
     key_column: str = opt("key", "the input's key column")
     caption_column: str = opt("caption", "the input's caption column")
     overwrite: bool = opt(False, "discard earlier captions in --out")
+
+
+@dataclass(kw_only=True)
+class EvalConfig:
+    """Zero-shot classification and retrieval of a checkpoint on CLIP_benchmark WDS sets."""
+
+    SECTION: ClassVar[str] = "eval"
+    model: str = opt("ViT-B-32", "open_clip model name, or ours (tiny)")
+    checkpoint: str | None = opt(None, "checkpoint file (from `curate train`, or open_clip's); none: the random "
+                                       "weights of seed 0", path=True)
+    datasets: list = opt([], "a CLIP_benchmark WebDataset folder (classnames.txt, templates, test/*.tar); "
+                             "repeatable")
+    out: str = opt(help="results file (JSON)", path=True)
+    run: str | None = opt(None, "a run folder whose data card gets the results (and its report)", path=True)
+    device: str | None = opt(None, "torch device (default: cuda when there is one, else cpu)")
+    batch_size: int = opt(64, "images per batch")
+
+    def __post_init__(self):
+        require(bool(self.datasets), "datasets", self.datasets, "give at least one data set folder")
+        at_least(self.batch_size, 1, "batch_size")
+
+
+@dataclass(kw_only=True)
+class EvalDatasetConfig:
+    """A labelled image folder (one subfolder per class) as a CLIP_benchmark WDS set."""
+
+    SECTION: ClassVar[str] = "make_dataset"
+    images: str = opt(help="folder of class folders of images (ImageFolder layout)", path=True)
+    out: str = opt(help="the data set folder to write", path=True)
+    templates: list = opt([], "a zero-shot template with {c} (repeatable; default: three photo templates)")
