@@ -180,6 +180,17 @@ def _page(card: dict, figures: list[str], tail: list[dict], samples: list[dict],
         rows = [[out, *(e["funnel"].get(k, "") for k in steps)] for out, e in card["exports"].items()]
         parts += ["<h2>Export funnel</h2>", _table(["export", "matched", "curated (given)", "opted out",
                                                    "fetch failed", "fetched", "filtered", "written"], rows)]
+    if card.get("dedup"):
+        rows = [[out, p["policy"] + (" (kept)" if p["policy"] == block["policy"] else ""), p["removed_rows"],
+                 p["entries_with_fewer_texts"], p["entries_emptied"],
+                 f"{p['tail_covered_before']} -> {p['tail_covered_after']} of {p['tail_entries']}"]
+                for out, block in card["dedup"].items() for p in block["policies"]]
+        parts += ["<h2>Dedup</h2>", _table(["keep list", "policy", "removed rows", "entries with fewer texts",
+                                            "entries emptied", "tail entries covered"], rows)]
+    if card.get("evaluations"):
+        rows = [[checkpoint, r["dataset"], r["task"], ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())]
+                for checkpoint, results in card["evaluations"].items() for r in results]
+        parts += ["<h2>Zero-shot evaluation</h2>", _table(["checkpoint", "data set", "task", "metrics"], rows)]
     if samples:
         cells = "".join(f'<figure>{_img(f"sample_{i:02d}.png", s["text"])}<figcaption>{html.escape(s["text"])}'
                         f'<br><small>entries {html.escape(str(s["entry_ids"]))}</small></figcaption></figure>'

@@ -83,16 +83,22 @@ def test_classification_and_retrieval_equal_clip_benchmarks_cli(tmp_path, checkp
     assert 0 < ours["captions"]["image_retrieval_recall@10"] <= 1
 
 
-def test_the_results_go_into_a_runs_data_card(tmp_path, checkpoint):
+def test_the_results_go_into_a_runs_data_card_and_report(tmp_path, checkpoint):
+    from tests.helpers import make_rows, write_metadata, write_pool
+
     assert cli.main(["eval", "make-dataset", "--images", str(IMAGES), "--out", str(tmp_path / "clipart"),
                      "--templates", "a drawing of a {c}."]) == 0
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "datacard.json").write_text("{}")
+    pool = write_pool(tmp_path / "pool", make_rows(40, seed=1), shards=1)
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(write_metadata(tmp_path / "m.json", ["dog"])),
+                     "--out", str(tmp_path / "run"), "--t", "5"]) == 0
     assert cli.main(["eval", "--model", "tiny", "--checkpoint", str(checkpoint), "--datasets",
                      str(tmp_path / "clipart"), "--out", str(tmp_path / "r.json"), "--run", str(tmp_path / "run"),
                      "--device", "cpu"]) == 0
     card = json.loads((tmp_path / "run" / "datacard.json").read_text())
     assert card["evaluations"][str(checkpoint)][0]["task"] == "zeroshot_classification"
+    assert cli.main(["report", "--out", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "Zero-shot evaluation" in page and "acc1 " in page
 
 
 def test_bad_data_sets_and_options_are_clear_errors(tmp_path, caplog):

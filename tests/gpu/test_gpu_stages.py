@@ -130,6 +130,9 @@ def test_embeddings_carry_what_each_sample_matched_for_balance_aware_dedup(expor
     block = json.loads((exported / "run" / "datacard.json").read_text())["dedup"][str(keep)]
     assert [p["policy"] for p in block["policies"]] == ["rarest", "centroid", "first"]
     assert all(p["removed_rows"] == 1 and p["entries_emptied"] == 0 for p in block["policies"])
+    assert cli.main(["report", "--out", str(exported / "run")]) == 0
+    page = (exported / "run" / "report.html").read_text()
+    assert "<h2>Dedup</h2>" in page and "rarest (kept)" in page
 
 
 def test_training_separates_pairs_checkpoints_and_resumes(exported):
