@@ -32,6 +32,7 @@ from curation.gpu.config import (
     EmbedConfig,
     EvalConfig,
     EvalDatasetConfig,
+    ExperimentConfig,
     IndexConfig,
     KnnConfig,
     ModelConfig,
@@ -111,6 +112,8 @@ COMMANDS = {
         "make-dataset": Command("a labelled image folder as a CLIP_benchmark WDS set",
                                 (EvalDatasetConfig,), "curation.gpu.evaluate:make_dataset_command"),
     },
+    "experiment": Command("curated against a uniform baseline of the same size: export, train, evaluate, report",
+                          (*EXEC, ExperimentConfig), "jobs.experiment:experiment_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
                      (ModelConfig, TrainConfig), "curation.gpu.run:train_command"),
     "quality": {

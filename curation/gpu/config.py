@@ -201,3 +201,32 @@ class EvalDatasetConfig:
     images: str = opt(help="folder of class folders of images (ImageFolder layout)", path=True)
     out: str = opt(help="the data set folder to write", path=True)
     templates: list = opt([], "a zero-shot template with {c} (repeatable; default: three photo templates)")
+
+
+@dataclass(kw_only=True)
+class ExperimentConfig:
+    """Curated against a uniform baseline of the same size: export, train, evaluate."""
+
+    SECTION: ClassVar[str] = "experiment"
+    pool: str = opt(help="pool shards with images (an image column, or urls the export can fetch)", path=True)
+    metadata: str = opt(help="metadata list (or folder of lists)", path=True)
+    t: float = opt(help="balancing threshold of the curated arm")
+    t2: float | None = opt(None, "a second threshold: one more curated arm")
+    steps: int = opt(100, "training steps of every arm (the same budget: steps x batch size samples)")
+    batch_size: int = opt(64, "samples per step")
+    eval: list = opt([], "a CLIP_benchmark WebDataset folder to evaluate on; repeatable")
+    out: str = opt(help="experiment folder: each arm's run, tars, training and results, and report.html",
+                   path=True)
+    model: str = opt("tiny", "open_clip model to train (every arm the same)")
+    seed: int = opt(0, "seed of balancing, the baseline draw and training")
+    lr: float = opt(5e-4, "learning rate")
+    allow_local_files: bool = opt(False, "the pool's urls are local image files")
+
+    def __post_init__(self):
+        require(bool(self.eval), "eval", self.eval, "give at least one data set folder")
+        finite_positive(self.t, "t")
+        if self.t2 is not None:
+            finite_positive(self.t2, "t2")
+        at_least(self.steps, 1, "steps")
+        at_least(self.batch_size, 1, "batch_size")
+        seed_64(self.seed, "seed")

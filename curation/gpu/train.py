@@ -12,9 +12,10 @@ from curation.core.io import exists, join, list_files, list_names, read_json, wr
 
 def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: str | None = None, epochs: int = 1,
                    batch_size: int = 64, lr: float = 5e-4, warmup: int = 0, workers: int = 0, seed: int = 0,
-                   name: str = "run",
+                   name: str = "run", num_samples: int | None = None,
                    precision: str | None = None, extra: tuple = ()) -> list[str]:
-    """The ``open_clip_train.main`` arguments for a run over the tars in ``shards``."""
+    """The ``open_clip_train.main`` arguments for a run over the tars in ``shards``; an epoch
+    is ``num_samples`` samples (default: the tars' count), drawn with resampling."""
     tars = list_files(shards, (".tar",))
     if not tars or not exists(join(shards, "sizes.json")):
         raise InputError(f"{shards}: no tars with sizes.json (run `curate export` first)")
@@ -23,7 +24,8 @@ def open_clip_args(shards: str, out: str, *, model: str = "tiny", pretrained: st
 
     precision = precision or ("amp_bf16" if torch.cuda.is_available() else "fp32")
     args = ["--train-data", "::".join(tars), "--dataset-type", "webdataset", "--dataset-resampled",
-            "--train-num-samples", str(sum(sizes.values())), "--model", model, "--batch-size", str(batch_size),
+            "--train-num-samples", str(num_samples or sum(sizes.values())), "--model", model,
+            "--batch-size", str(batch_size),
             "--epochs", str(epochs), "--lr", str(lr), "--warmup", str(warmup), "--workers", str(workers),
             "--seed", str(seed),
             "--logs", out, "--name", name, "--save-frequency", "1", "--save-most-recent", "--precision", precision,

@@ -113,3 +113,17 @@ def thumbnail(image_bytes: bytes, size: int = 128) -> bytes | None:
             return buf.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, MemoryError, Image.DecompressionBombError):
         return None
+
+
+def experiment_plot(arms: list[str], datasets: list[str], values: list[list[float]], metric: str) -> bytes:
+    """Grouped bars: one group per evaluation data set, one bar per arm (curated, baseline)."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(datasets) + 2), 3.4))
+    x = np.arange(len(datasets))
+    width = 0.8 / max(1, len(arms))
+    for i, (arm, row) in enumerate(zip(arms, values)):
+        ax.bar(x + (i - (len(arms) - 1) / 2) * width, row, width, label=arm)
+    ax.set_xticks(x, datasets, fontsize=8)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric}: curated against the uniform baseline")
+    ax.legend(fontsize=8)
+    return _save(fig)
