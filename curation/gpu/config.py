@@ -195,10 +195,15 @@ class EvalConfig:
 
 @dataclass(kw_only=True)
 class EvalDatasetConfig:
-    """A labelled image folder (one subfolder per class) as a CLIP_benchmark WDS set."""
+    """A labelled image folder (one subfolder per class), or an exported set with a label
+    column, as a CLIP_benchmark WDS set."""
 
     SECTION: ClassVar[str] = "make_dataset"
-    images: str = opt(help="folder of class folders of images (ImageFolder layout)", path=True)
+    images: str | None = opt(None, "folder of class folders of images (ImageFolder layout)", path=True)
+    export: str | None = opt(None, "an export's tars (`curate export`), labelled by --label-column", path=True)
+    curated: str | None = opt(None, "with --export: the run (or curated/ folder) whose rows hold the labels",
+                              path=True)
+    label_column: str = opt("label", "with --export: the curated rows' column holding each sample's class")
     out: str = opt(help="the data set folder to write", path=True)
     templates: list = opt([], "a zero-shot template with {c} (repeatable; default: three photo templates)")
 

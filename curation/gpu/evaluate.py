@@ -87,30 +87,68 @@ def run_eval(cfg) -> dict:
     return results
 
 
-def make_dataset(images: str, out: str, templates: tuple = TEMPLATES, per_tar: int = 10_000) -> dict:
-    """An ImageFolder-style folder (``images/<class>/<file>``) as a CLIP_benchmark WDS set:
-    classes in sorted order, images in sorted order within each, written as they are."""
-    import tarfile
-
+def folder_samples(images: str) -> tuple[list[str], list[tuple[int, str, bytes]]]:
+    """Classes and (label, extension, bytes) samples of an ImageFolder-style folder
+    (``images/<class>/<file>``): classes and files in sorted order."""
     root = Path(images)
+    if not root.is_dir():
+        raise InputError(f"--images {images}: not a folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise InputError(f"--images {images}: no class folders (one subfolder per class)")
-    samples = [(label, f) for label, name in enumerate(classes) for f in sorted((root / name).iterdir())
-               if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    samples = [(label, f.suffix.lower().lstrip("."), f.read_bytes()) for label, name in enumerate(classes)
+               for f in sorted((root / name).iterdir()) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
     if not samples:
         raise InputError(f"--images {images}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return classes, samples
+
+
+def export_samples(export: str, curated: str, label_column: str) -> tuple[list[str], list[tuple[int, str, bytes]]]:
+    """Classes and samples of an exported set (``curate export`` tars) labelled by a column
+    of its curated rows (joined by key): classes in sorted order, samples in tar order."""
+    from curation.core.io import list_files, read_parquet
+    from curation.export.finish import export_source
+    from curation.gpu.tars import iter_samples
+
+    labels: dict = {}
+    for url in list_files(export_source(curated, False)[0], (".parquet",)):
+        table = read_parquet(url)
+        if label_column not in table.column_names:
+            raise InputError(f"{url}: no label column {label_column!r} (columns: {', '.join(table.column_names)})")
+        labels.update((str(k), v) for k, v in zip(table["key"].to_pylist(), table[label_column].to_pylist())
+                      if v is not None)
+    found = []
+    for tar in list_files(export, (".tar",)):
+        for sample in iter_samples(tar):
+            key = sample.get("json", {}).get("key", sample["__key__"])
+            if key in labels and sample.get("image"):
+                ext = next((k for k in sample if k in ("jpg", "jpeg", "png", "webp")), "jpg")
+                found.append((str(labels[key]), ext, sample["image"]))
+    if not found:
+        raise InputError(f"--export {export}: no exported sample has a {label_column!r} label")
+    classes = sorted({label for label, _, _ in found})
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, [(index[label], ext, data) for label, ext, data in found]
+
+
+def make_dataset(images: str | None, out: str, templates: tuple = TEMPLATES, per_tar: int = 10_000,
+                 export: str | None = None, curated: str | None = None, label_column: str = "label") -> dict:
+    """An ImageFolder-style folder, or an exported set with a label column, as a CLIP_benchmark
+    WDS set: class names from the folder names (underscores as spaces) or the labels."""
+    import tarfile
+
+    classes, samples = export_samples(export, curated, label_column) if export else folder_samples(images)
     target = Path(out)
     (target / "test").mkdir(parents=True, exist_ok=True)
     shards = max(1, -(-len(samples) // per_tar))
     for shard in range(shards):
         with tarfile.open(target / "test" / f"{shard}.tar", "w") as tar:
-            for i, (label, path) in enumerate(samples[shard * per_tar:(shard + 1) * per_tar], start=shard * per_tar):
-                ext = path.suffix.lower().lstrip(".").replace("jpeg", "jpg")
-                _add(tar, f"s{i:07d}.{ext}", path.read_bytes())
+            for i, (label, ext, data) in enumerate(samples[shard * per_tar:(shard + 1) * per_tar],
+                                                   start=shard * per_tar):
+                _add(tar, f"s{i:07d}.{ext.replace('jpeg', 'jpg')}", data)
                 _add(tar, f"s{i:07d}.cls", str(label).encode())
     (target / "test" / "nshards.txt").write_text(f"{shards}\n")
-    (target / "classnames.txt").write_text("\n".join(c.replace("_", " ") for c in classes) + "\n")
+    (target / "classnames.txt").write_text("\n".join(str(c).replace("_", " ") for c in classes) + "\n")
     (target / "zeroshot_classification_templates.txt").write_text("\n".join(templates) + "\n")
     (target / "dataset_type.txt").write_text("classification\n")
     summary = {"classes": len(classes), "images": len(samples), "tars": shards}
@@ -144,5 +182,10 @@ def make_dataset_command(cfg: dict, executor=None) -> int:
     bad = [t for t in templates if "{c}" not in t]
     if bad:
         raise InputError(f"--templates {bad[0]!r}: a template needs {{c}} where the class name goes")
-    sys.stdout.write(json.dumps(make_dataset(c.images, c.out, templates)) + "\n")
+    if (c.images is None) == (c.export is None):
+        raise InputError("eval make-dataset: give --images (a folder of class folders) or --export with --curated")
+    if c.export is not None and c.curated is None:
+        raise InputError("--export needs --curated (the run whose rows hold --label-column)")
+    sys.stdout.write(json.dumps(make_dataset(c.images, c.out, templates, export=c.export, curated=c.curated,
+                                             label_column=c.label_column)) + "\n")
     return 0

@@ -110,3 +110,26 @@ def test_bad_data_sets_and_options_are_clear_errors(tmp_path, caplog):
     assert cli.main(["eval", "make-dataset", "--images", str(tmp_path / "empty"), "--out", str(tmp_path / "d")]) == 2
     assert cli.main(["eval", "make-dataset", "--images", str(IMAGES), "--out", str(tmp_path / "d"),
                      "--templates", "no placeholder"]) == 2
+
+
+def test_an_exported_set_with_a_label_column_becomes_a_data_set(tmp_path, checkpoint, capsys):
+    from tests.helpers import write_metadata, write_pool
+
+    rows = [{"key": f"k{i:02d}", "url": None, "text": f"a picture of {p.parent.name}", "image": p.read_bytes(),
+             "label": p.parent.name} for i, p in enumerate(sorted(IMAGES.rglob("*.png")))]
+    pool = write_pool(tmp_path / "pool", rows, shards=2)
+    meta = write_metadata(tmp_path / "m.json", ["picture"])
+    assert cli.main(["curate", "--pool", str(pool), "--metadata", str(meta), "--out", str(tmp_path / "run"),
+                     "--t", "1000", "--unit", "text"]) == 0
+    assert cli.main(["export", "--curated", str(tmp_path / "run"), "--out", str(tmp_path / "tars")]) == 0
+    capsys.readouterr()
+    assert cli.main(["eval", "make-dataset", "--export", str(tmp_path / "tars"), "--curated", str(tmp_path / "run"),
+                     "--label-column", "label", "--out", str(tmp_path / "labelled")]) == 0
+    assert json.loads(capsys.readouterr().out) == {"classes": 6, "images": 29, "tars": 1}
+    names = (tmp_path / "labelled" / "classnames.txt").read_text().split()
+    assert names == sorted({r["label"] for r in rows})
+    with tarfile.open(tmp_path / "labelled" / "test" / "0.tar") as tar:
+        labels = [int(tar.extractfile(m).read()) for m in tar.getmembers() if m.name.endswith(".cls")]
+    assert sorted(labels) == sorted(names.index(r["label"]) for r in rows)
+    assert cli.main(["eval", "make-dataset", "--export", str(tmp_path / "tars"), "--curated", str(tmp_path / "run"),
+                     "--label-column", "nope", "--out", str(tmp_path / "x")]) == 2
