@@ -113,7 +113,7 @@ COMMANDS = {
                                 (EvalDatasetConfig,), "curation.gpu.evaluate:make_dataset_command"),
     },
     "experiment": Command("curated against a uniform baseline of the same size: export, train, evaluate, report",
-                          (*EXEC, ExperimentConfig), "jobs.experiment:experiment_command"),
+                          (*EXEC, ExperimentConfig), "curation.gpu.experiment:experiment_command"),
     "train": Command("CLIP training on exported shards with open_clip's training code",
                      (ModelConfig, TrainConfig), "curation.gpu.run:train_command"),
     "quality": {

@@ -3,8 +3,9 @@
 (``curation.chain.baseline``); each exported, trained for the same number of steps with the
 same seed, and evaluated zero-shot; one table and one plot in ``EXP/report.html``.
 
-Every step is a stage command and resumes as they do: a rerun skips the curated runs,
-baseline, tars, trainings and evaluations that are complete.
+Every step is a stage (curate, export, train, eval) run on the command's executor, and
+resumes as they do: a rerun skips the curated runs, baseline, tars, trainings and
+evaluations that are complete.
 
     EXP/curated-t<T>/        the curated run (curate --unit text)
     EXP/baseline/curated/    the baseline's rows, as curated shards
@@ -18,33 +19,40 @@ import json
 import re
 import sys
 
-from curation.core.errors import InputError
 from curation.core.io import exists, join, read_json, write_bytes_atomic, write_json_atomic
 
 METRIC = {"zeroshot_classification": "acc1", "zeroshot_retrieval": "image_retrieval_recall@1"}
 
 
-def _step(argv: list[str]) -> None:
-    from jobs import cli
+def _curate(executor, c, t: float, run: str) -> None:
+    """One curated arm: `curate curate --unit text` at ``t`` into ``run`` (resumed when done)."""
+    from curation.chain.config import BalanceConfig, CountConfig, MatchConfig
+    from curation.chain.run import curate_command
 
-    code = cli.main(argv)
-    if code != 0:
-        raise InputError(f"experiment: `curate {' '.join(argv[:1])}` stopped (exit {code}); its message is above")
+    curate_command({"match": MatchConfig(pool=c.pool, metadata=c.metadata, out=run), "count": CountConfig(out=run),
+                    "balance": BalanceConfig(out=run, t=t, seed=c.seed, unit="text")}, executor)
+
+
+def _export(executor, c, source: str, tars: str) -> None:
+    from curation.export.config import ExportConfig
+    from curation.export.policy import FetchOptions
+    from curation.export.run import run_export
+
+    run_export(executor, ExportConfig(curated=source, out=tars), FetchOptions(allow_local_files=c.allow_local_files))
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-")
 
 
-def arms(c, executor_name: str) -> list[tuple[str, str]]:
+def arms(c, executor) -> list[tuple[str, str]]:
     """(name, folder to export) of every arm, its curated runs and baseline made first."""
     from curation.chain.baseline import uniform_baseline
 
     found = []
     for t in [c.t] + ([c.t2] if c.t2 is not None else []):
         run = join(c.out, f"curated-t{t:g}")
-        _step(["curate", "--pool", c.pool, "--metadata", c.metadata, "--out", run, "--t", str(t), "--seed",
-               str(c.seed), "--unit", "text", "--executor", executor_name])
+        _curate(executor, c, t, run)
         found.append((f"curated t={t:g}", run))
     first = found[0][1]
     size = read_json(join(first, "datacard.json"))["curated_rows"]
@@ -57,7 +65,7 @@ def arms(c, executor_name: str) -> list[tuple[str, str]]:
     return found
 
 
-def run_arm(c, name: str, source: str, executor_name: str) -> dict:
+def run_arm(c, name: str, source: str, executor) -> dict:
     """Export, train and evaluate one arm (each skipped when done)."""
     from curation.gpu.evaluate import evaluate_dataset
     from curation.gpu.models import load_model
@@ -65,8 +73,7 @@ def run_arm(c, name: str, source: str, executor_name: str) -> dict:
 
     folder = join(c.out, _slug(name))
     tars = join(folder, "tars")
-    _step(["export", "--curated", source, "--out", tars, "--executor", executor_name,
-           *(["--allow-local-files"] if c.allow_local_files else [])])
+    _export(executor, c, source, tars)
     summary_url = join(folder, "train", "train_summary.json")
     if not exists(summary_url):
         train(tars, join(folder, "train"), model=c.model, epochs=1, batch_size=c.batch_size, lr=c.lr, seed=c.seed,
@@ -118,7 +125,7 @@ def experiment_command(cfg: dict, executor) -> int:
 
         dataset_kind(folder)  # every evaluation set checked before any work
     c.eval = [os.path.abspath(d) for d in c.eval]
-    results = [run_arm(c, name, source, executor.name) for name, source in arms(c, executor.name)]
+    results = [run_arm(c, name, source, executor) for name, source in arms(c, executor)]
     write_json_atomic(join(c.out, "results.json"), {"arms": results})
     page = report(c, results)
     for r in results:
