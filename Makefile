@@ -79,6 +79,7 @@ bench: install
 	$(BIN)/python -m bench.quality --out .bench/quality.json
 	$(BIN)/python -m bench.quality_eval --out .bench/quality_eval.json
 	$(BIN)/python -m bench.wiki --out .bench/wiki.json
+	$(BIN)/python -m bench.serve --out .bench/serve.json
 	test -x .bench/i2d-venv/bin/python || { $(PYTHON) -m venv .bench/i2d-venv && \
 	  .bench/i2d-venv/bin/pip install -q img2dataset==1.47.0; }
 	$(BIN)/python -m bench.export --out .bench/export.json

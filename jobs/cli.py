@@ -40,7 +40,7 @@ from curation.gpu.config import (
 )
 from curation.ingest.config import IngestConfig
 from curation.quality.config import QualityConfig, QualityFitConfig
-from curation.report.config import SummaryConfig
+from curation.report.config import ServeConfig, SummaryConfig
 from metadata.config import (
     MetadataBuildConfig,
     MetadataDiffConfig,
@@ -90,6 +90,8 @@ COMMANDS = {
                       "curation.chain.run:curate_command"),
     "report": Command("write report.html (plots and tables) from a run's data card", (C.OutConfig,),
                       "jobs.cli:report_command"),
+    "serve": Command("a read-only web explorer of a run: entries, their texts, try a text, rejects",
+                     (ServeConfig,), "curation.report.serve:serve_command"),
     "summary": Command("the public summary of training content (EU AI Act template): md, html and json",
                        (*EXEC, SummaryConfig), "curation.report.summary_render:summary_command"),
     "status": Command("what is done and what is missing in a run folder, stage by stage",

@@ -20,3 +20,14 @@ class SummaryConfig:
     provider: str | None = opt(None, "YAML of what only the provider knows (provider_name, model_name, ...)",
                                path=True)
     sme: bool = opt(False, "the provider is an SME: list the top 5 percent of domains or 1,000, whichever is fewer")
+
+
+@dataclass(kw_only=True)
+class ServeConfig:
+    """A read-only web explorer of a run."""
+
+    SECTION: ClassVar[str] = "serve"
+    run: str = opt(help="the run folder", path=True, positional=True)
+    export: str | None = opt(None, "its export (the failures and opt-outs of its status tables)", path=True)
+    host: str = opt("127.0.0.1", "address to bind (another than loopback exposes the run to the network)")
+    port: int = opt(8000, "port")
