@@ -28,6 +28,12 @@ class ServeConfig:
 
     SECTION: ClassVar[str] = "serve"
     run: str = opt(help="the run folder", path=True, positional=True)
-    export: str | None = opt(None, "its export (the failures and opt-outs of its status tables)", path=True)
+    export: str | None = opt(None, "its export (the failures and opt-outs of its status tables; the images kNN "
+                                   "results show)", path=True)
+    index: str | None = opt(None, "an index of the export's embeddings (`curate index`): kNN search by text or "
+                                  "image", path=True)
+    model: str = opt("ViT-B-32", "with --index: the open_clip model that made the embeddings")
+    checkpoint: str | None = opt(None, "with --index: its checkpoint (none: the random weights of seed 0, as "
+                                       "`curate embed` without --pretrained)", path=True)
     host: str = opt("127.0.0.1", "address to bind (another than loopback exposes the run to the network)")
     port: int = opt(8000, "port")

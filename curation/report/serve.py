@@ -78,6 +78,59 @@ class TextSample:
         return self.texts.slice(int(lo), int(hi - lo)).to_pylist()
 
 
+class ExportImages:
+    """Each exported sample's image and caption, found by key in the export's tars (their
+    headers read once at start; a request reads one member)."""
+
+    def __init__(self, export: str):
+        import tarfile
+
+        self.where: dict[str, tuple[str, int, int]] = {}
+        self.captions: dict[str, tuple[str, int, int]] = {}
+        for url in list_files(export, (".tar",)):
+            with tarfile.open(url) as tar:
+                for member in tar.getmembers():
+                    key, _, ext = member.name.rsplit("/", 1)[-1].partition(".")
+                    if ext in ("jpg", "jpeg", "png", "webp"):
+                        self.where[key] = (url, member.offset_data, member.size)
+                    elif ext == "txt":
+                        self.captions[key] = (url, member.offset_data, member.size)
+
+    @staticmethod
+    def _read(place) -> bytes:
+        url, offset, size = place
+        with open(url, "rb") as f:
+            f.seek(offset)
+            return f.read(size)
+
+    def image(self, key: str) -> bytes | None:
+        return self._read(self.where[key]) if key in self.where else None
+
+    def caption(self, key: str) -> str:
+        return self._read(self.captions[key]).decode("utf-8", "replace") if key in self.captions else ""
+
+
+class Neighbours:
+    """kNN over a `curate index` folder, queries encoded with the model that made it."""
+
+    def __init__(self, index: str, model: str, checkpoint: str | None):
+        from curation.gpu import index as faiss_index
+        from curation.gpu.models import load_model
+
+        self.index, self.keys, _ = faiss_index.load(index)
+        self.bundle = load_model(model, checkpoint)
+
+    def search(self, k: int, text: str | None = None, image: bytes | None = None) -> list[tuple[str, float]]:
+        import io
+
+        from curation.gpu import index as faiss_index
+        from curation.gpu.models import encode_query
+
+        query = encode_query(self.bundle, text=text) if text is not None else \
+            encode_query(self.bundle, image=io.BytesIO(image))
+        return faiss_index.search(self.index, self.keys, query[None, :], k)[0]
+
+
 class RunView:
     """What the pages read: the run's card, entries, counts, thresholds, matcher and folders."""
 
@@ -148,12 +201,18 @@ class RunView:
         return {k: v[:limit] for k, v in sorted(out.items())}
 
 
-def make_app(run: str, export: str | None = None):
-    """The Flask application of one run (and its export)."""
+def make_app(run: str, export: str | None = None, index: str | None = None, model: str = "ViT-B-32",
+             checkpoint: str | None = None):
+    """The Flask application of one run (its export, and an index of its embeddings)."""
     from flask import Flask, abort, request, send_file
 
     view = RunView(run, export)
+    if index is not None and export is None:
+        raise InputError("--index needs --export: kNN results are shown as the export's images")
+    images = ExportImages(export) if export else None
+    neighbours = Neighbours(index, model, checkpoint) if index else None
     app = Flask("curate-serve")
+    app.config["MAX_CONTENT_LENGTH"] = 20 << 20  # an uploaded query image, held in memory only
 
     @app.get("/")
     def overview():
@@ -213,6 +272,37 @@ def make_app(run: str, export: str | None = None):
                         for reason, examples in view.rejects().items())
         return _page("Rejects and filters", parts or "<p>none</p>")
 
+    @app.route("/knn", methods=["GET", "POST"])
+    def knn():
+        if neighbours is None:
+            return _page("kNN", "<p>Start <code>curate serve</code> with --index (and --export) to search.</p>")
+        text = request.values.get("text", "")
+        k = min(100, max(1, request.values.get("k", 12, type=int)))
+        upload = request.files.get("image")
+        body = ("<form><input name='text' size='50' value='" + html.escape(text) + "'> <button>search by text"
+                "</button></form><form method='post' enctype='multipart/form-data'><input type='file' name='image'>"
+                " <button>search by image</button></form>")
+        hits = []
+        if upload is not None and upload.filename:
+            try:
+                hits = neighbours.search(k, image=upload.read())
+            except InputError as exc:
+                body += f"<p>{html.escape(str(exc))}</p>"
+        elif text:
+            hits = neighbours.search(k, text=text)
+        cells = "".join(f"<figure><img alt='{html.escape(key)}' src='/image/{html.escape(key)}' width='128'>"
+                        f"<figcaption>{html.escape(images.caption(key))}<br><small>{score:.4f}</small></figcaption>"
+                        f"</figure>" for key, score in hits)
+        return _page("kNN", body + f"<div class='grid'>{cells}</div>")
+
+    @app.get("/image/<key>")
+    def image(key: str):
+        data = images.image(key) if images is not None else None  # a key of the export, never a path
+        if data is None:
+            abort(404)
+        kind = "png" if data[:4] == b"\x89PNG" else "webp" if data[8:12] == b"WEBP" else "jpeg"
+        return app.response_class(data, mimetype=f"image/{kind}")
+
     @app.get("/card")
     def card():
         return app.response_class(json.dumps(view.card, indent=2, ensure_ascii=False), mimetype="application/json")
@@ -228,7 +318,8 @@ def make_app(run: str, export: str | None = None):
 
 def _page(title: str, body: str) -> str:
     nav = "".join(f"<a href='{u}'>{n}</a>" for u, n in (("/", "run"), ("/entries", "entries"), ("/try", "try a text"),
-                                                          ("/rejects", "rejects"), ("/card", "data card")))
+                                                          ("/rejects", "rejects"), ("/knn", "kNN"),
+                                                          ("/card", "data card")))
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><nav>{nav}</nav><h1>{html.escape(title)}</h1>{body}</body></html>")
 
@@ -245,7 +336,7 @@ def _list(items: list[str]) -> str:
 
 def serve_command(cfg: dict, executor=None) -> int:
     c = cfg["serve"]
-    app = make_app(c.run, c.export)
+    app = make_app(c.run, c.export, c.index, c.model, c.checkpoint)
     from werkzeug.serving import run_simple
 
     run_simple(c.host, c.port, app, threaded=True)
