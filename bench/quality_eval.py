@@ -143,8 +143,8 @@ def evaluate_lang(scorer, lang: str, threshold: float) -> dict:
     openclipart's file names, ``sphinx_navigation`` (interface strings no phrase list was written
     from) is reported beside them, as ``auc_with_sphinx_navigation``."""
     good_sets = descriptive(lang)
-    good_texts = [t for texts in good_sets.values() for t in texts]
-    good = scorer.score_many(good_texts, [lang] * len(good_texts))
+    scored = {name: scorer.score_many(texts, [lang] * len(texts)) for name, texts in good_sets.items()}
+    good = np.concatenate(list(scored.values()))
     p10 = float(np.percentile(good, 10))
     per_family, scores_of = {}, {}
     for family, texts in junk(lang).items():
@@ -158,9 +158,8 @@ def evaluate_lang(scorer, lang: str, threshold: float) -> dict:
               "descriptive_p10": round(p10, 4), "descriptive_rejected": round(float((good < threshold).mean()), 4),
               "junk_rejected": round(float((bad < threshold).mean()), 4),
               "families_median_below_p10": all(per_family[f]["median_below_descriptive_p10"] for f in gated),
-              "sources": {name: {"texts": len(texts), "rejected": round(float(
-                  (scorer.score_many(texts, [lang] * len(texts)) < threshold).mean()), 4)}
-                  for name, texts in good_sets.items()},
+              "sources": {name: {"texts": len(values), "rejected": round(float((values < threshold).mean()), 4)}
+                          for name, values in scored.items()},
               "families": per_family}
     if "sphinx_navigation" in scores_of:
         result["auc_with_sphinx_navigation"] = round(auc(good, np.concatenate(list(scores_of.values()))), 4)

@@ -82,9 +82,7 @@ def plan_blocks(url: str) -> list[Block]:
 
 def read_namespaces(url: str) -> dict[str, int]:
     """Lower-cased namespace name -> number, from the dump's ``<siteinfo>``."""
-    head = _head_xml(url)
-    names = {name: number for name, number in ((n.lower(), k) for n, k in _namespaces(head))}
-    return names
+    return {name.lower(): number for name, number in _namespaces(_head_xml(url))}
 
 
 def _head_xml(url: str) -> str:

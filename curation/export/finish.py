@@ -48,11 +48,11 @@ def run_probabilities(run: str) -> np.ndarray:
     return segment_probabilities(counts, segments, thresholds)
 
 
-def run_segments(run: str) -> tuple[np.ndarray, dict, dict]:
+def run_segments(run: str, table=None) -> tuple[np.ndarray, dict, dict]:
     """A run's entry counts, its id segments by language and each language's t (one
-    segment for a single list)."""
+    segment for a single list); ``table``: its ``entry_counts.parquet`` when already read."""
     card = read_json(join(run, layout.DATACARD))
-    table = read_parquet(join(run, layout.ENTRY_COUNTS))
+    table = table if table is not None else read_parquet(join(run, layout.ENTRY_COUNTS))
     counts = table["count"].to_numpy()
     if "lang" in table.column_names and card.get("languages"):
         langs = table["lang"].to_pylist()
@@ -66,6 +66,26 @@ def run_segments(run: str) -> tuple[np.ndarray, dict, dict]:
 
         segments, thresholds = {SINGLE: (0, len(counts))}, {SINGLE: card["t"]}
     return counts, segments, thresholds
+
+
+def status_tables(export: str) -> list[str]:
+    """The per-tar status tables of an export (``NNNNN.parquet``), in tar order."""
+    from curation.core.io import list_files
+
+    return [u for u in list_files(export, (".parquet",)) if u.rsplit("/", 1)[-1][:5].isdigit()]
+
+
+def run_entry_table(run: str):
+    """A run's ``entry_counts.parquet`` (entry, count, lang) and each entry's t, read once."""
+    for name in (layout.ENTRY_COUNTS, layout.DATACARD):
+        if not exists(join(run, name)):
+            raise InputError(f"{run}: no {name} (give the folder of a finished `curate curate` run)")
+    table = read_parquet(join(run, layout.ENTRY_COUNTS))
+    counts, segments, thresholds = run_segments(run, table)
+    t = np.zeros(len(counts), np.float64)
+    for lang, (start, end) in segments.items():
+        t[start:end] = thresholds[lang]
+    return table, t
 
 
 def finish_export(out: str, stats: list[dict], run: str | None, online: bool, seconds: float,

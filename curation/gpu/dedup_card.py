@@ -9,7 +9,7 @@ import numpy as np
 
 from curation.core import layout
 from curation.core.errors import InputError
-from curation.core.io import exists, join, list_files, read_json, read_parquet, write_json_atomic
+from curation.core.io import join, list_files, read_json, read_parquet, write_json_atomic
 
 EXAMPLES = 10
 CARD = "_dedup_card.json"  # "_": not a part of the keep list
@@ -17,17 +17,10 @@ CARD = "_dedup_card.json"  # "_": not a part of the keep list
 
 def run_counts_and_t(run: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A run's entry counts, each entry's t and the entries' text."""
-    from curation.export.finish import run_segments
+    from curation.export.finish import run_entry_table
 
-    for name in (layout.ENTRY_COUNTS, layout.DATACARD):
-        if not exists(join(run, name)):
-            raise InputError(f"{run}: no {name} (--run takes the folder of a finished `curate curate` run)")
-    counts, segments, thresholds = run_segments(run)
-    t = np.zeros(len(counts), np.float64)
-    for lang, (start, end) in segments.items():
-        t[start:end] = thresholds[lang]
-    entries = read_parquet(join(run, layout.ENTRY_COUNTS), columns=["entry"])["entry"].to_pylist()
-    return counts.astype(np.int64), t, entries
+    table, t = run_entry_table(run)
+    return table["count"].to_numpy().astype(np.int64), t, table["entry"].to_pylist()
 
 
 def summed_changes(out: str, size: int, policies: list[str]) -> tuple[np.ndarray, dict]:

@@ -32,7 +32,7 @@ import pyarrow as pa
 from curation.core.io import join, list_files, list_names, npy_bytes, parquet_rows, read_bytes, read_parquet
 from curation.core.layout import shard_name
 from curation.core.shards import Shard, ShardOutput, ShardStage
-from curation.gpu.dedup import dedup_ordered, keep_order, keep_reasons
+from curation.gpu.dedup import POLICIES, dedup_ordered, keep_order, keep_reasons
 
 ASSIGN = "_assign"
 ENTRIES = "_entries"
@@ -198,8 +198,7 @@ class GroupStage(ShardStage):
     def policies(self) -> list[str]:
         """The policy of the keep list first, then (``compare``) the others."""
         chosen = self.params["keep"]
-        return [chosen] + ([p for p in ("rarest", "centroid", "first") if p != chosen] if self.params.get("compare")
-                           else [])
+        return [chosen] + ([p for p in POLICIES if p != chosen] if self.params.get("compare") else [])
 
     def process(self, shard: Shard) -> ShardOutput:
         metas, blocks = [], []
@@ -210,7 +209,7 @@ class GroupStage(ShardStage):
             return ShardOutput({}, {"samples": 0, "duplicates": 0})
         meta = pa.concat_tables(metas)
         vectors = np.concatenate(blocks)
-        decisions = {policy: self._decide(policy, meta, vectors) for policy in self.policies}
+        decisions = {policy: self._decide(policy, meta, vectors, shard.source) for policy in self.policies}
         duplicate_of = decisions[self.params["keep"]]
         keys = meta["key"].to_pylist()
         similarity = meta["similarity"].to_numpy(zero_copy_only=False)
@@ -226,7 +225,7 @@ class GroupStage(ShardStage):
                 stats[f"groups_{policy}"] = int(len(np.unique(dup[dup >= 0])))
         return ShardOutput(files, stats)
 
-    def _decide(self, policy: str, meta: pa.Table, vectors: np.ndarray) -> np.ndarray:
+    def _decide(self, policy: str, meta: pa.Table, vectors: np.ndarray, where: str) -> np.ndarray:
         """``duplicate_of`` of every row of the group under ``policy``."""
         from curation.core.hashing import coin_hashes
 
@@ -235,7 +234,7 @@ class GroupStage(ShardStage):
         hashes = coin_hashes(meta["key"].combine_chunks().cast(pa.string()), 0)
         rarest = quality = None
         if policy == "rarest":
-            rarest = rarest_counts(meta["entry_ids"], self.run_counts)
+            rarest = rarest_counts(meta["entry_ids"], self.run_counts, where)
             quality = meta["quality"].to_numpy(zero_copy_only=False).astype(np.float64)
         for cluster in np.unique(clusters):
             members = np.flatnonzero(clusters == cluster)  # ascending: input order
@@ -247,11 +246,17 @@ class GroupStage(ShardStage):
         return duplicate_of
 
 
-def rarest_counts(entry_ids: pa.ChunkedArray, run_counts: np.ndarray) -> np.ndarray:
+def rarest_counts(entry_ids: pa.ChunkedArray, run_counts: np.ndarray, where: str = "") -> np.ndarray:
     """Per row, the smallest run count among its matched entries (``inf`` when it has none)."""
     ids = entry_ids.combine_chunks()
     lengths = ids.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
-    values = run_counts[ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)].astype(np.float64)
+    flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(flat) and flat.max() >= len(run_counts):
+        from curation.core.errors import InputError
+
+        raise InputError(f"{where}: entry id {int(flat.max())} is past the run's {len(run_counts)} entries "
+                         f"(embeddings of another run?)")
+    values = run_counts[flat].astype(np.float64)
     out = np.full(len(lengths), np.inf)
     rows = np.repeat(np.arange(len(lengths)), lengths)
     np.minimum.at(out, rows, values)

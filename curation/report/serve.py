@@ -135,20 +135,15 @@ class RunView:
     """What the pages read: the run's card, entries, counts, thresholds, matcher and folders."""
 
     def __init__(self, run: str, export: str | None = None):
-        from curation.export.finish import run_segments
+        from curation.export.finish import run_entry_table
 
-        if not exists(join(run, layout.DATACARD)) or not exists(join(run, layout.ENTRY_COUNTS)):
-            raise InputError(f"{run}: not a finished run (no datacard.json or entry_counts.parquet)")
+        table, self.t = run_entry_table(run)
         self.run, self.export = run, export
         self.card = read_json(join(run, layout.DATACARD))
-        table = read_parquet(join(run, layout.ENTRY_COUNTS))
         self.entries = table["entry"].to_pylist()
         self.lower = [e.lower() for e in self.entries]
         self.langs = table["lang"].to_pylist() if "lang" in table.column_names else None
-        self.counts, segments, thresholds = run_segments(run)
-        self.t = np.zeros(len(self.counts))
-        for lang, (start, end) in segments.items():
-            self.t[start:end] = thresholds[lang]
+        self.counts = table["count"].to_numpy()
         self.p = self.t / np.maximum(self.counts, self.t)
         report = Path(run) / "report"
         self.images = sorted(p.name for p in report.glob("*.png")) if report.is_dir() else []
@@ -193,7 +188,9 @@ class RunView:
                 for r in table.select([c for c in (reason, shown) if c in table.column_names]).to_pylist():
                     out.setdefault(r.get(reason) or "", []).append(str(r.get(shown)))
         if self.export:
-            for url in [u for u in list_files(self.export, (".parquet",)) if u.rsplit("/", 1)[-1][:5].isdigit()]:
+            from curation.export.finish import status_tables
+
+            for url in status_tables(self.export):
                 for r in read_parquet(url, columns=["status", "error_message", "url"]).to_pylist():
                     if r["status"] != "success":
                         out.setdefault(f"export: {r['status']} {r['error_message'] or ''}".strip(), []).append(
@@ -207,9 +204,10 @@ def make_app(run: str, export: str | None = None, index: str | None = None, mode
     from flask import Flask, abort, request, send_file
 
     view = RunView(run, export)
-    if index is not None and export is None:
-        raise InputError("--index needs --export: kNN results are shown as the export's images")
-    images = ExportImages(export) if export else None
+    if index is not None and (export is None or "://" in export):
+        raise InputError("--index needs a local --export: kNN results are shown as the export's images, read "
+                         "from its tars")
+    images = ExportImages(export) if index else None  # tar headers are read only when kNN needs them
     neighbours = Neighbours(index, model, checkpoint) if index else None
     app = Flask("curate-serve")
     app.config["MAX_CONTENT_LENGTH"] = 20 << 20  # an uploaded query image, held in memory only

@@ -96,7 +96,9 @@ def added(parts: list[dict]) -> dict:
 
 def export_facts(executor, export: str) -> dict:
     """The summed status tables of an export, and its ``export_stats.json`` (fetch policy)."""
-    urls = [u for u in list_files(export, (".parquet",)) if u.rsplit("/", 1)[-1][:5].isdigit()]
+    from curation.export.finish import status_tables
+
+    urls = status_tables(export)
     if not urls:
         raise InputError(f"{export}: no status tables (NNNNN.parquet; run `curate export` first)")
     facts = added(executor.map(status_counts, urls, "summary: status tables"))

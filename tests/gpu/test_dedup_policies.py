@@ -140,3 +140,9 @@ def test_policy_options_are_checked(tmp_path):
                      str(tmp_path / "run")]) == 2
     assert cli.main(["dedup", "--embeddings", str(folder), "--out", str(tmp_path / "k2"), "--run",
                      str(tmp_path / "nowhere")]) == 2
+    # Entry ids the run does not have (embeddings of another run) stop the run, naming the part.
+    other = tmp_path / "emb-other"
+    rows = [(r[0], [999], r[2], r[3]) for r in planted()]
+    write_embeddings(other, rows, 1)
+    assert cli.main(["dedup", "--embeddings", str(other), "--out", str(tmp_path / "k3"), "--run",
+                     str(tmp_path / "run")]) == 2

@@ -71,6 +71,15 @@ def test_nothing_outside_the_run_can_be_read(client, path):
     assert response.status_code == 404 and b"outside the run" not in response.data
 
 
+def test_knn_needs_a_local_export(client):
+    from curation.core.errors import InputError
+
+    _, root = client
+    for export in (None, "s3://bucket/tars"):
+        with pytest.raises(InputError, match="--index needs a local --export"):
+            make_app(str(root / "run"), export, str(root / "index"))
+
+
 def test_no_request_writes(client):
     c, root = client
     before = sorted(p.relative_to(root) for p in (root / "run").rglob("*"))
