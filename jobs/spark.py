@@ -18,7 +18,16 @@ import numpy as np
 
 from curation.chain.counting import add_sparse
 from curation.core.errors import CurationError
-from curation.core.executor import Executor, Step, in_storage, log_stage, run_step, stage_task, without_counts
+from curation.core.executor import (
+    Executor,
+    Step,
+    in_storage,
+    limit_threads,
+    log_stage,
+    run_step,
+    stage_task,
+    without_counts,
+)
 from curation.core.faults import Faults
 from curation.core.progress import Progress
 from curation.core.shards import ShardResult, StageRun, raise_errors
@@ -104,9 +113,10 @@ class PairAccumulator:
         return (a[0] + b[0], a[1] + b[1])
 
 
-def _counted(storage, rows_acc, rows_key, fn, item):
-    """A stage task in the executor: ``fn(item)`` with the driver's storage options, its rows
-    added to the progress accumulator."""
+def _counted(storage, rows_acc, rows_key, threads, fn, item):
+    """A stage task in the executor: ``fn(item)`` with the driver's storage options and Arrow
+    sized to the task's cores, its rows added to the progress accumulator."""
+    limit_threads(threads)
     result = in_storage(storage, fn, item)
     if rows_acc is not None and isinstance(result, ShardResult):
         rows_acc.add((0 if result.skipped else result.stats.get(rows_key, 0), 1))
@@ -161,6 +171,11 @@ class SparkExecutor(Executor):
     def parallelism(self) -> int:
         return self.sc.defaultParallelism
 
+    @property
+    def task_cpus(self) -> int:
+        """The cores Spark gives each task (``spark.task.cpus``, 1 unless configured)."""
+        return max(1, int(self.sc.getConf().get("spark.task.cpus", "1")))
+
     def map(self, fn: Callable, items: list, description: str = "") -> list:
         if not items:
             return []
@@ -176,7 +191,7 @@ class SparkExecutor(Executor):
         start = time.monotonic()
         fn = partial(stage_task, stage, Faults.from_env())
         with _stage_job(self.sc, description or stage.name, len(shards), stage.rows_key) as rows_acc:
-            task = partial(_counted, self.storage, rows_acc, stage.rows_key, fn)
+            task = partial(_counted, self.storage, rows_acc, stage.rows_key, self.task_cpus, fn)
             partitions = min(len(shards), max(4 * self.parallelism, -(-len(shards) // MAX_SHARDS_PER_TASK)))
             rdd = self.sc.parallelize(list(enumerate(shards)), partitions)
             results, total = rdd.mapPartitions(partial(_partition, task, size)).treeReduce(

@@ -11,7 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curation.core.errors import InputError
 from curation.core.io import open_read, read_parquet
@@ -90,26 +92,31 @@ def _string_column(table: pa.Table, name: str, url: str) -> pa.ChunkedArray:
 
 
 def _with_keys(table: pa.Table, url: str) -> tuple[pa.Table, list]:
-    """Fill ``key`` from ``url`` where missing; rows with neither are split off as rejects."""
+    """Fill ``key`` from ``url`` where missing; rows with neither are split off as rejects.
+
+    Vectorised over the column: only the rows without a key (null or empty) are visited one
+    by one, so a pool that has its keys costs no Python loop over its rows."""
     names = table.column_names
     if "key" not in names and "url" not in names:
         raise InputError(f"{url}: needs a 'key' or a 'url' column (columns: {', '.join(names)})")
-    keys = _string_column(table, "key", url).to_pylist() if "key" in names else [None] * table.num_rows
-    urls = _string_column(table, "url", url).to_pylist() if "url" in names else [None] * table.num_rows
-    good, rejected = [], []
-    for row, (key, row_url) in enumerate(zip(keys, urls)):
-        if not key:
-            key = derive_key(row_url) if row_url else None
-            keys[row] = key
-        if key:
-            good.append(row)
-        else:
-            rejected.append((row, "no key and no url", _row_json(table, row)))
-    key_col = pa.array(keys, type=pa.string())
-    table = table.set_column(names.index("key"), "key", key_col) if "key" in names else table.add_column(
-        0, "key", key_col)
+    n = table.num_rows
+    keys = _string_column(table, "key", url).combine_chunks() if "key" in names else pa.nulls(n, pa.string())
+    missing = np.flatnonzero(pc.fill_null(pc.equal(pc.binary_length(keys), 0), True).to_numpy(zero_copy_only=False))
+    rejected = []
+    if len(missing):
+        urls = _string_column(table, "url", url).take(pa.array(missing)).to_pylist() if "url" in names \
+            else [None] * len(missing)
+        filled = keys.to_pylist()
+        for row, row_url in zip(missing.tolist(), urls):
+            filled[row] = derive_key(row_url) if row_url else None
+            if not row_url:
+                rejected.append((row, "no key and no url", _row_json(table, row)))
+        keys = pa.array(filled, type=pa.string())
+    table = table.set_column(names.index("key"), "key", keys) if "key" in names else table.add_column(0, "key", keys)
     if rejected:
-        table = table.take(pa.array(good, type=pa.int64()))
+        bad = np.zeros(n, dtype=bool)
+        bad[[r[0] for r in rejected]] = True
+        table = table.filter(pa.array(~bad))
     return table, rejected
 
 

@@ -41,6 +41,21 @@ def plan_pool_shards(pool_url: str) -> list[Shard]:
     return [Shard(layout.shard_name(i), url, i) for i, url in enumerate(files)]
 
 
+def list_tally(list_keys: list[str], has_match: pa.Array) -> dict:
+    """``rows_per_list`` and ``matched_per_list`` of a shard: how many of its texts each metadata
+    list matched, and how many of those matched something. One list serving every text (a
+    single-list metadata, or a one-language shard) costs no pass over the rows in Python."""
+    matched = np.asarray(has_match.to_numpy(zero_copy_only=False), dtype=bool)
+    if not list_keys:
+        return {"rows_per_list": {}, "matched_per_list": {}}
+    first = list_keys[0]
+    if list_keys.count(first) == len(list_keys):
+        hits = int(matched.sum())
+        return {"rows_per_list": {first: len(list_keys)}, "matched_per_list": {first: hits} if hits else {}}
+    return {"rows_per_list": dict(Counter(list_keys)),
+            "matched_per_list": dict(Counter(k for k, n in zip(list_keys, matched.tolist()) if n))}
+
+
 def read_sparse_counts(url: str) -> tuple[np.ndarray, np.ndarray]:
     table = read_parquet(url)
     return table["entry_id"].to_numpy(), table["count"].to_numpy()
@@ -115,8 +130,7 @@ class MatchStage(RowStage):
             "rejected_reasons": {r["values"]: r["counts"] for r in reasons},
             "matches": int(len(entry_ids.values)),
             "matches_per_text": matches_histogram(entry_ids),
-            "rows_per_list": dict(Counter(list_keys)),
-            "matched_per_list": dict(Counter(k for k, n in zip(list_keys, has_match.to_pylist()) if n)),
+            **list_tally(list_keys, has_match),
             "unrouted_langs": unrouted,
         }
         return ShardOutput(files, stats, counts)

@@ -263,7 +263,7 @@ def write_atomic(url: str, value) -> dict:
         out = _Digesting(f)
         if isinstance(value, pa.Table):
             buf = io.BytesIO()
-            pq.write_table(value, buf, compression="zstd", write_page_checksum=True)
+            pq.write_table(value, buf, compression="zstd", use_dictionary=False, write_page_checksum=True)
             out.write(buf.getbuffer())
         elif isinstance(value, (bytes, bytearray, memoryview)):
             out.write(bytes(value))
