@@ -49,16 +49,41 @@ def get_spark(master: str | None = None, app_name: str = "curate", conf: dict | 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    from pyspark import SparkContext
+
+    from jobs import jvm
+
+    conf, cds = dict(conf or {}), None
+    if not _under_spark_submit() and SparkContext._active_spark_context is None:
+        # This process starts the driver JVM: its start-up options apply.
+        cds = jvm.archive() if jvm.OPTION not in conf else None
+        conf = jvm.driver_options(conf, cds)
+    try:
+        spark = _build(app_name, master, conf)
+    except Exception:
+        if cds is None or not cds.usable():
+            raise
+        # A class archive the JVM cannot map: start without it, and do not use it again.
+        log.warning("the Spark driver did not start with its class archive %s; starting it without", cds.final)
+        cds.discard()
+        spark = _build(app_name, master, jvm.driver_options({k: v for k, v in conf.items() if k != jvm.OPTION}, None))
+    if cds is not None:
+        cds.started(spark)
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def _build(app_name: str, master: str | None, conf: dict):
+    from pyspark.sql import SparkSession
+
     # Our own progress lines say what Spark's console bars would, without interleaving
     # them with the summary on the terminal (a --conf given here still wins).
     builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
     if master or not _under_spark_submit():
         builder = builder.master(master or "local[*]")
-    for key, value in (conf or {}).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    return spark
+    return builder.getOrCreate()
 
 
 def _require_pyspark() -> None:

@@ -17,6 +17,9 @@ atexit.register(shutil.rmtree, os.environ["CURATION_CACHE"], ignore_errors=True)
 # Commands run on the local executor unless a test names Spark (--executor spark, or the
 # spark_executor fixture): library tests need no JVM.
 os.environ["CURATE_EXECUTOR"] = "local"
+# Spark commands that the tests start as processes would each dump a 120 MB class archive of
+# the driver JVM at exit (jobs.jvm); tests/jobs/test_jvm.py turns it on where it is tested.
+os.environ["CURATION_SPARK_CDS"] = "0"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +38,7 @@ def spark():
     # local[2,4]: two cores, and a failed task is tried up to 4 times (as on a cluster).
     session = (SparkSession.builder.master("local[2,4]").appName("curation-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")  # as jobs.jvm starts it
                .config("spark.sql.shuffle.partitions", "4").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session
