@@ -48,10 +48,11 @@ def test_metadata_uses_curation_but_never_jobs_or_pyspark():
 
 
 def test_jobs_is_the_cli_and_the_spark_wiring_only():
-    # The CLI, the Spark executor and SparkSession, the Spark n-gram job, the metadata tools'
-    # command functions, the zip for --py-files, and the spark-submit entry points.
+    # The CLI, the Spark executor and SparkSession, the driver JVM's start-up options, the Spark
+    # n-gram job, the metadata tools' command functions, the zip for --py-files, and the
+    # spark-submit entry points.
     modules = {f.stem for f in (REPO / "jobs").glob("*.py")}
-    assert modules == {"__init__", "cli", "common", "spark", "ngrams", "metadata_cli", "package", "match", "count",
+    assert modules == {"__init__", "cli", "common", "spark", "jvm", "ngrams", "metadata_cli", "package", "match", "count",
                        "balance", "curate"}
     assert not list((REPO / "jobs").glob("*/"))  # no subpackages
     for shim in ("match", "count", "balance", "curate"):
