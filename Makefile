@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: quality-weights bench-scale install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
+.PHONY: browser quality-weights bench-scale install install-cuda check-java check-python test demo lint bench bench-gpu clean metadata-default
 
 install: $(STAMP)
 
@@ -30,6 +30,19 @@ install-cuda: install
 	$(BIN)/pip install -q -r requirements-gpu-cuda.txt
 	$(BIN)/python -c "import faiss; print('faiss', faiss.__version__, 'GPUs:', faiss.get_num_gpus())"
 
+# The browser tests of `curate serve` (tests/gpu/test_serve_browser.py) drive Debian's Chromium
+# through Playwright, which cannot download its own browsers here: install it when missing (as
+# root, with apt), else say how. CHROMIUM=/path/to/chromium names another build.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -n "$(CHROMIUM)" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || { \
+	      DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	      echo "warning: apt-get could not install chromium; the browser tests are skipped" >&2; \
+	  else echo "warning: no chromium (Debian: sudo apt-get install chromium); the browser tests are skipped" >&2; fi; }
+
 # PySpark 4 needs Java 17 or newer; say so plainly instead of failing deep inside Spark.
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "error: java not found; PySpark 4 needs Java 17+" \
@@ -37,7 +50,7 @@ check-java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	  [ "$${v:-0}" -ge 17 ] || { echo "error: Java $$v found; PySpark 4 needs Java 17+" >&2; exit 1; }
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 demo: install

@@ -52,8 +52,8 @@ def test_jobs_is_the_cli_and_the_spark_wiring_only():
     # n-gram job, the metadata tools' command functions, the zip for --py-files, and the
     # spark-submit entry points.
     modules = {f.stem for f in (REPO / "jobs").glob("*.py")}
-    assert modules == {"__init__", "cli", "common", "spark", "jvm", "ngrams", "metadata_cli", "package", "match", "count",
-                       "balance", "curate"}
+    assert modules == {"__init__", "cli", "common", "spark", "jvm", "ngrams", "metadata_cli", "package", "match",
+                       "count", "balance", "curate"}
     assert not list((REPO / "jobs").glob("*/"))  # no subpackages
     for shim in ("match", "count", "balance", "curate"):
         assert imported_modules(REPO / "jobs" / f"{shim}.py") <= {"sys", "pathlib", "jobs.cli"}
