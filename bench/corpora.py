@@ -1,8 +1,11 @@
 """Real text in many languages, from packages on PyPI, fetched once into ``.bench/corpora/``:
 
 - sentences: the translation catalogs (``.po``) that ship in Django's and Sphinx's wheels
-  (about 100 languages, UI strings and messages written by people);
-- Thai words and Wikipedia titles from PyThaiNLP's corpus (wordfreq has no Thai).
+  (about 100 languages, UI strings and messages written by people), and Wagtail's and
+  django-allauth's for the worldwide lists' held-out comparison (more text per language,
+  Thai included);
+- Thai words and Wikipedia titles from PyThaiNLP's corpus (wordfreq has no Thai), and the
+  Thai National Corpus's word frequencies that PyThaiNLP ships.
 """
 
 import re
@@ -16,7 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / ".bench" / "corpora"
 WHEELS = {"django": "django==5.2.19",  # the last series that installs on Python 3.11
           "sphinx": "sphinx==8.1.3", "pythainlp": "pythainlp==5.4.0",
-          "clip_benchmark": "clip-benchmark==1.6.2"}  # class names and prompts in many languages
+          "clip_benchmark": "clip-benchmark==1.6.2",  # class names and prompts in many languages
+          "wagtail": "wagtail==8.0.1", "django_allauth": "django-allauth==65.22.1"}
+# The catalogs behind the worldwide lists' held-out comparison, and each language's catalog
+# names in them (Sphinx names Simplified Chinese zh_CN, the others zh_Hans). English is the
+# source strings (msgid) of the German catalogs.
+WIDE_PACKAGES = ("django", "sphinx", "wagtail", "django_allauth")
+CATALOG_NAMES = {"zh": ("zh_Hans", "zh_CN"), "ja": ("ja",), "th": ("th",), "de": ("de",), "fr": ("fr",)}
 _PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdifr%]|\{[^}]*\}")
 
 
@@ -71,3 +80,36 @@ def thai_entries() -> list[str]:
         for name in ("pythainlp/corpus/words_th.txt", "pythainlp/corpus/wikipedia_titles_th.txt"):
             lines += archive.read(name).decode("utf-8").splitlines()
     return list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+
+@lru_cache(maxsize=16)
+def catalog_sentences(lang: str, packages: tuple[str, ...] = ("django",)) -> tuple[str, ...]:
+    """The distinct strings of ``lang`` in the catalogs of ``packages``, package by package in
+    file order; English (``en``) is the source strings of the German catalogs."""
+    found = []
+    for package in packages:
+        with zipfile.ZipFile(wheel(package)) as archive:
+            for name in sorted(n for n in archive.namelist() if n.endswith(".po") and "/locale/" in n):
+                code = name.split("/locale/")[1].split("/")[0]
+                if code not in CATALOG_NAMES.get(lang, ("de",) if lang == "en" else (lang,)):
+                    continue
+                text = archive.read(name).decode("utf-8", "replace")
+                if lang == "en":
+                    found += [_clean(m) for m in re.findall(r'^msgid "(.+)"$', text, re.MULTILINE)]
+                else:
+                    found += [_clean(m) for m in _po_strings(text)]
+    return tuple(dict.fromkeys(s for s in found if len(s) >= 2 and "Content-Type:" not in s and "Project-Id" not in s))
+
+
+def frequent_words(lang: str, n: int) -> list[str]:
+    """A language's ``n`` most frequent words from a general frequency list: wordfreq's, or
+    for Thai (which wordfreq lacks) the Thai National Corpus's counts that PyThaiNLP ships
+    (ties by the word)."""
+    if lang != "th":
+        from wordfreq import top_n_list
+
+        return top_n_list(lang, n)
+    with zipfile.ZipFile(wheel("pythainlp")) as archive:
+        lines = archive.read("pythainlp/corpus/tnc_freq.txt").decode("utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if "\t" in line]
+    return [w for w, _ in sorted(((w, int(c)) for w, c in rows), key=lambda r: (-r[1], r[0]))[:n]]

@@ -1,15 +1,13 @@
 """`curate metadata wiki` on small real-format dumps (MediaWiki export XML, bz2, multistream
 with its index) written from real sentences: Django's translation catalogs in en (its
-source strings), zh, ja and th."""
+source strings), zh, ja and th; for the held-out comparison, those of Django, Sphinx,
+Wagtail and django-allauth."""
 
 import json
-import re
-import zipfile
-from functools import cache
 
 import pytest
 
-from bench.corpora import _clean, po_sentences, wheel
+from bench.corpora import WIDE_PACKAGES, catalog_sentences, frequent_words
 from curation.core.errors import InputError
 from curation.matching.matcher import Matcher
 from jobs import cli
@@ -18,40 +16,29 @@ from metadata.wiki import plan_blocks
 from metadata.worldwide import read_wordnet_lemmas
 from tests.wiki_dumps import MARKUP, wiki_pages, write_dump
 
-CATALOG = {"en": None, "zh": "zh_Hans", "ja": "ja", "th": "th"}
 
-
-@cache
-def sentences(lang: str) -> tuple[str, ...]:
-    """The catalog's strings of ``lang`` (English: the source strings), distinct, in order."""
-    if CATALOG[lang] is not None:
-        return tuple(po_sentences(("django",))[CATALOG[lang]])
-    found = []
-    with zipfile.ZipFile(wheel("django")) as archive:
-        for name in sorted(n for n in archive.namelist() if n.endswith(".po") and "/locale/de/" in n):
-            text = archive.read(name).decode("utf-8", "replace")
-            found += [_clean(m) for m in re.findall(r'^msgid "(.+)"$', text, re.MULTILINE)]
-    return tuple(dict.fromkeys(s for s in found if len(s) >= 2))
-
-
-def split(lang: str):
+def split(lang: str, packages: tuple[str, ...] = ("django",)):
     """Titles (short strings), article sentences, and the held-out half of the sentences."""
-    texts = list(sentences(lang))
+    texts = list(catalog_sentences(lang, packages))
     short = 12 if lang == "en" else 6
     titles = [t for t in texts if len(t) <= short][:40]
     rest = [t for t in texts if t not in set(titles)]
     return titles, rest[0::2], rest[1::2]
 
 
-def build(tmp_path, lang: str, name: str = "lists", *extra, multistream: bool = True):
-    titles, train, _ = split(lang)
+def build(tmp_path, lang: str, name: str = "lists", *extra, multistream: bool = True,
+          packages: tuple[str, ...] = ("django",), pmi: str = "5"):
+    """A dump of ``lang`` written from the catalogs' sentences, and its list built by the CLI
+    (PMI threshold lowered so that these small dumps have bigrams, unless ``pmi`` says)."""
+    titles, train, _ = split(lang, packages)
     pages, redirects = wiki_pages(lang, titles, train)
-    folder = tmp_path / f"dump-{lang}-{int(multistream)}"
+    folder = tmp_path / f"dump-{lang}-{int(multistream)}-{len(packages)}"
     folder.mkdir(exist_ok=True)
     dump = write_dump(folder, lang, pages, multistream=multistream)
     out = tmp_path / name
-    assert cli.main(["metadata", "wiki", "--dump", dump, "--lang", lang, "--out", str(out), "--min-bigram-pmi",
-                     "5", *extra]) == 0
+    thresholds = ["--min-bigram-pmi", pmi] if pmi else []
+    assert cli.main(["metadata", "wiki", "--dump", dump, "--lang", lang, "--out", str(out), *thresholds,
+                     *extra]) == 0
     return dump, out, titles, redirects
 
 
@@ -90,19 +77,24 @@ def test_a_plain_dump_gives_the_list_of_the_multistream_one(tmp_path):
 
 @pytest.mark.parametrize("lang", ["en", "zh", "ja", "th"])
 def test_held_out_texts_are_matched_by_the_lists_words(tmp_path, lang):
-    """A list built from one half of the sentences finds its entries in the other half (held
-    out): the segmenter's words are the matcher's words. Against wordfreq's most frequent words
-    (as many), these small dumps' lists find entries in fewer held-out texts (en 136 vs 157 of
-    347, zh 249 vs 302, ja 170 vs 237: top 10% of a small corpus's unigrams is a few dozen
-    words); that comparison is `python -m bench.wiki`'s, reported, not asserted."""
-    _, out, _, _ = build(tmp_path, lang)
+    """A list built by the default rules from one half of the sentences finds entries in the
+    other half (held out) in at least as many texts as wordfreq's most frequent words, as many
+    (en 1070 vs 777 of 1599, zh 1246 vs 1110, ja 679 vs 403). wordfreq has no Thai; against
+    the Thai National Corpus's most frequent words the Thai list finds fewer (557 vs 578 of
+    721: that list's short morphemes match inside compounds), reported by ``bench.wiki``, not
+    asserted. The segmenter's words are the matcher's words, and the rules pick words of the
+    list's own sources, not only numbers."""
+    _, out, _, _ = build(tmp_path, lang, packages=WIDE_PACKAGES, pmi="")
     built = json.loads((out / f"{lang}.json").read_text())
-    _, _, held_out = split(lang)
+    _, _, held_out = split(lang, WIDE_PACKAGES)
     matched = Matcher(built).match_batch(held_out)
-    assert sum(bool(ids) for ids in matched) >= 0.3 * len(held_out)
-    # Entries found in held-out text are words of the list's own sources, not only numbers.
+    covered = sum(bool(ids) for ids in matched)
+    assert covered >= 0.5 * len(held_out)
     found = {built[i] for ids in matched for i in ids}
-    assert len(found - {str(n) for n in range(100)}) >= 10
+    assert len(found - {str(n) for n in range(100)}) >= 20
+    if lang != "th":  # no wordfreq list
+        general = Matcher(frequent_words(lang, len(built))).match_batch(held_out)
+        assert covered >= sum(bool(ids) for ids in general), (covered, general)
 
 
 def test_several_dumps_one_list_each(tmp_path):
