@@ -84,21 +84,19 @@ def thai_entries() -> list[str]:
 
 @lru_cache(maxsize=16)
 def catalog_sentences(lang: str, packages: tuple[str, ...] = ("django",)) -> tuple[str, ...]:
-    """The distinct strings of ``lang`` in the catalogs of ``packages``, package by package in
-    file order; English (``en``) is the source strings of the German catalogs."""
+    """The distinct strings of ``lang`` in the catalogs of ``packages`` (``po_sentences``, its
+    catalog names in ``CATALOG_NAMES`` order); English (``en``) is the source strings of the
+    German catalogs."""
+    if lang != "en":
+        by_code = po_sentences(packages)
+        return tuple(dict.fromkeys(s for code in CATALOG_NAMES.get(lang, (lang,)) for s in by_code.get(code, ())))
     found = []
     for package in packages:
         with zipfile.ZipFile(wheel(package)) as archive:
-            for name in sorted(n for n in archive.namelist() if n.endswith(".po") and "/locale/" in n):
-                code = name.split("/locale/")[1].split("/")[0]
-                if code not in CATALOG_NAMES.get(lang, ("de",) if lang == "en" else (lang,)):
-                    continue
+            for name in sorted(n for n in archive.namelist() if n.endswith(".po") and "/locale/de/" in n):
                 text = archive.read(name).decode("utf-8", "replace")
-                if lang == "en":
-                    found += [_clean(m) for m in re.findall(r'^msgid "(.+)"$', text, re.MULTILINE)]
-                else:
-                    found += [_clean(m) for m in _po_strings(text)]
-    return tuple(dict.fromkeys(s for s in found if len(s) >= 2 and "Content-Type:" not in s and "Project-Id" not in s))
+                found += [_clean(m) for m in re.findall(r'^msgid "(.+)"$', text, re.MULTILINE)]
+    return tuple(dict.fromkeys(s for s in found if len(s) >= 2))
 
 
 def frequent_words(lang: str, n: int) -> list[str]:
